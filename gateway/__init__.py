@@ -1,0 +1,1 @@
+"""The XinLian gateway server."""

@@ -1,0 +1,120 @@
+"""Gateway configuration: a small value object read once from ``HOME/config.json``.
+
+The config file holds no secrets; key material lives in files of mode 0600 beside it.
+A database URL may carry a password: ``redacted()`` and ``repr`` never show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from gateway.store.db import sqlite_url
+
+CONFIG_FILE = "config.json"
+DEFAULT_LISTEN = "127.0.0.1:7443"
+DEFAULT_ENROLL_LISTEN = "127.0.0.1:7444"
+DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
+DEFAULT_RETENTION_DAYS = 183  # 网络安全法 第二十一条: network logs at least 6 months
+MIN_RETENTION_DAYS = 183
+DEFAULT_ENROLLMENT_TOKEN_TTL_H = 72
+DEFAULT_NODE_CERT_DAYS = 90
+
+_PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
+
+
+def redact_url(url: str) -> str:
+    return _PASSWORD_RE.sub(r"\1***\3", url)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    home: Path
+    db_url: str = field(repr=False)
+    origin: str = "xinlian.example/gateway"
+    listen: str = DEFAULT_LISTEN
+    enroll_listen: str = DEFAULT_ENROLL_LISTEN
+    server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    enrollment_token_ttl_h: int = DEFAULT_ENROLLMENT_TOKEN_TTL_H
+    node_cert_days: int = DEFAULT_NODE_CERT_DAYS
+
+    # --- files under home -------------------------------------------------------------
+    @property
+    def ca_cert(self) -> Path:
+        return self.home / "ca" / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.home / "ca" / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.home / "server" / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.home / "server" / "server.key"
+
+    @property
+    def ledger_signer_key(self) -> Path:
+        return self.home / "ledger" / "signer.key"
+
+    @property
+    def ledger_verifier_key(self) -> Path:
+        return self.home / "ledger" / "verifier.key"
+
+    @property
+    def pseudonym_key(self) -> Path:
+        return self.home / "secrets" / "pseudonym.key"
+
+    @property
+    def admin_identity(self) -> Path:
+        return self.home / "admin"
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.retention_days)
+
+    @property
+    def node_cert_lifetime(self) -> timedelta:
+        return timedelta(days=self.node_cert_days)
+
+    def redacted(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["home"] = str(self.home)
+        data["db_url"] = redact_url(self.db_url)
+        data["server_hosts"] = list(self.server_hosts)
+        return data
+
+    def __repr__(self) -> str:
+        return f"GatewayConfig({self.redacted()!r})"
+
+    # --- persistence ------------------------------------------------------------------
+    def save(self) -> None:
+        data = asdict(self)
+        del data["home"]
+        data["server_hosts"] = list(self.server_hosts)
+        (self.home / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, home: Path, **overrides: Any) -> GatewayConfig:
+        path = home / CONFIG_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path} not found: run `xinlian gateway init --home {home}` first"
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["server_hosts"] = tuple(data.get("server_hosts", ()))
+        config = cls(home=home, **data)
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        return replace(config, **clean) if clean else config
+
+    @classmethod
+    def default_db_url(cls, home: Path) -> str:
+        return sqlite_url(home.resolve() / "gateway.db")

@@ -1,0 +1,54 @@
+"""Which node kinds may call which RPC method. Every method of the contract has an entry;
+tests/unit/test_access_table.py fails if a proto method lacks one."""
+
+from __future__ import annotations
+
+ALL_KINDS = frozenset(
+    {"city_platform", "department", "institution", "officer", "admin", "gateway"}
+)
+CONSUMERS = frozenset({"city_platform", "institution", "gateway"})
+
+# Bootstrap methods are served without a client certificate (enrollment listener only).
+BOOTSTRAP = "bootstrap"
+
+ACCESS: dict[str, frozenset[str] | str] = {
+    # registry
+    "/xinlian.v1.RegistryService/Apply": BOOTSTRAP,
+    "/xinlian.v1.RegistryService/Enroll": BOOTSTRAP,
+    "/xinlian.v1.RegistryService/RenewCertificate": ALL_KINDS,
+    "/xinlian.v1.RegistryService/GetSelf": ALL_KINDS,
+    "/xinlian.v1.RegistryService/ListNodes": frozenset({"admin", "officer"}),
+    "/xinlian.v1.RegistryService/AdmitNode": frozenset({"admin"}),
+    "/xinlian.v1.RegistryService/SuspendNode": frozenset({"admin"}),
+    "/xinlian.v1.RegistryService/ReadmitNode": frozenset({"admin"}),
+    "/xinlian.v1.RegistryService/ExitNode": frozenset({"admin"}),
+    # catalog
+    "/xinlian.v1.CatalogService/GetCatalog": ALL_KINDS,
+    # exchange
+    "/xinlian.v1.ExchangeService/Push": frozenset({"department"}),
+    "/xinlian.v1.ExchangeService/Query": CONSUMERS,
+    "/xinlian.v1.ExchangeService/QueryBatch": CONSUMERS,
+    "/xinlian.v1.ExchangeService/QueryStream": CONSUMERS,
+    # authorization
+    "/xinlian.v1.AuthorizationService/RegisterEnterprise": frozenset({"city_platform"}),
+    "/xinlian.v1.AuthorizationService/RotateEnterpriseKey": frozenset({"city_platform"}),
+    "/xinlian.v1.AuthorizationService/SubmitGrant": frozenset({"city_platform"}),
+    "/xinlian.v1.AuthorizationService/RevokeGrant": frozenset({"city_platform", "admin"}),
+    "/xinlian.v1.AuthorizationService/ListGrants": frozenset(
+        {"city_platform", "institution", "admin", "officer"}
+    ),
+    "/xinlian.v1.AuthorizationService/RenderAuthorizationLetter": frozenset({"city_platform"}),
+    # audit: proofs for everyone (a ledger anyone can verify), search for officers
+    "/xinlian.v1.AuditService/GetCheckpoint": ALL_KINDS,
+    "/xinlian.v1.AuditService/GetInclusionProof": ALL_KINDS,
+    "/xinlian.v1.AuditService/GetConsistencyProof": ALL_KINDS,
+    "/xinlian.v1.AuditService/SearchEntries": frozenset({"officer"}),
+    "/xinlian.v1.AuditService/TraceRecord": frozenset({"officer"}),
+    "/xinlian.v1.AuditService/TraceEnterprise": frozenset({"officer"}),
+    "/xinlian.v1.AuditService/ExportLedger": frozenset({"officer"}),
+    # standard services
+    "/grpc.health.v1.Health/Check": ALL_KINDS,
+    "/grpc.health.v1.Health/Watch": ALL_KINDS,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": ALL_KINDS,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": ALL_KINDS,
+}

@@ -1,0 +1,215 @@
+"""The named, ordered interceptor chain of the gateway.
+
+Every RPC passes these steps, in this order:
+
+1. ``request_id``  — a fresh request id (returned in trailing metadata on errors);
+2. ``authenticate`` — the peer certificate → a checked :class:`Caller` (bootstrap methods
+   skip this; they are authorized by their own token);
+3. ``authorize``   — the method's entry in ``gateway.edge.access.ACCESS``; a method with
+   no entry is refused;
+4. ``observe``     — one log line and metrics per call (no request bodies, no secrets);
+5. ``translate``   — XinLian errors become gRPC statuses here, once; any other exception
+   becomes INTERNAL with only the request id, never its text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc import aio
+from opentelemetry import metrics
+
+from gateway.edge.access import ACCESS, BOOTSTRAP
+from gateway.edge.caller import CURRENT_CALLER, CURRENT_REQUEST_ID, Caller, NodeGate
+from gateway.edge.status import REQUEST_ID_METADATA_KEY, status_of, trailing_metadata
+from xinlian.errors import PermissionDenied, Unauthenticated, XinLianError
+
+log = logging.getLogger("xinlian.rpc")
+_meter = metrics.get_meter("xinlian.gateway")
+_calls = _meter.create_counter("xinlian.rpc.calls", description="RPCs by method and code")
+_latency = _meter.create_histogram("xinlian.rpc.duration", unit="ms")
+
+
+class ChainInterceptor(aio.ServerInterceptor):
+    """Applies the steps of the module docstring around every method handler."""
+
+    def __init__(self, gate: NodeGate) -> None:
+        self._gate = gate
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        return _wrap(handler, _Steps(self._gate, method))
+
+
+class _Steps:
+    def __init__(self, gate: NodeGate, method: str) -> None:
+        self.gate = gate
+        self.method = method
+        self.rule = ACCESS.get(method)
+
+    async def before(self, context: aio.ServicerContext, request_id: str) -> None:
+        # (1) request id
+        CURRENT_REQUEST_ID.set(request_id)
+        # (3, checked first so an unlisted method is refused even without identity)
+        if self.rule is None:
+            raise PermissionDenied(f"{self.method} has no access rule", reason="NO_ACCESS_RULE")
+        if self.rule == BOOTSTRAP:
+            CURRENT_CALLER.set(None)
+            return
+        # (2) authenticate
+        pem = _peer_pem(context)
+        caller = await self.gate.authenticate(pem)
+        # (3) authorize
+        if caller.kind not in self.rule:
+            raise PermissionDenied(
+                f"node kind {caller.kind} may not call {self.method.rsplit('/', 1)[-1]}",
+                reason="KIND_NOT_ALLOWED",
+            )
+        CURRENT_CALLER.set(caller)
+
+    def observe(self, request_id: str, started: float, code: grpc.StatusCode) -> None:
+        # (4) observe
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        caller = CURRENT_CALLER.get()
+        attrs = {"method": self.method, "code": code.name}
+        _calls.add(1, attrs)
+        _latency.record(elapsed_ms, attrs)
+        log.info(
+            "rpc method=%s caller=%s code=%s ms=%.1f request_id=%s",
+            self.method,
+            caller.node_id if isinstance(caller, Caller) else "-",
+            code.name,
+            elapsed_ms,
+            request_id,
+        )
+
+    async def fail(
+        self, context: aio.ServicerContext, exc: BaseException, request_id: str, started: float
+    ) -> None:
+        # (5) translate, once
+        if isinstance(exc, XinLianError):
+            code = status_of(exc)
+            self.observe(request_id, started, code)
+            context.set_trailing_metadata(trailing_metadata(exc, request_id))
+            await context.abort(code, exc.message)
+        if isinstance(exc, NotImplementedError):
+            self.observe(request_id, started, grpc.StatusCode.UNIMPLEMENTED)
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{self.method} is not built yet")
+        log.exception("unexpected error in %s (request_id=%s)", self.method, request_id)
+        self.observe(request_id, started, grpc.StatusCode.INTERNAL)
+        context.set_trailing_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+
+
+def _peer_pem(context: aio.ServicerContext) -> bytes | None:
+    values = context.auth_context().get("x509_pem_cert")
+    if not values:
+        return None
+    return bytes(values[0])
+
+
+def _is_abort(exc: BaseException) -> bool:
+    return isinstance(exc, aio.AbortError) or type(exc).__name__ == "AbortError"
+
+
+async def _drain(result: Any) -> AsyncIterator[Any]:
+    """Stream handlers either yield responses or write them with ``context.write``."""
+    if hasattr(result, "__aiter__"):
+        async for item in result:
+            yield item
+    else:
+        await result
+
+
+def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandler:
+    kwargs = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: aio.ServicerContext) -> Any:
+            request_id, started = secrets.token_hex(8), time.perf_counter()
+            try:
+                await steps.before(context, request_id)
+                response = await inner_uu(request, context)
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                await steps.fail(context, exc, request_id, started)
+                raise
+            steps.observe(request_id, started, grpc.StatusCode.OK)
+            return response
+
+        return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
+
+    if handler.unary_stream is not None:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            request_id, started = secrets.token_hex(8), time.perf_counter()
+            try:
+                await steps.before(context, request_id)
+                async for item in _drain(inner_us(request, context)):
+                    yield item
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                await steps.fail(context, exc, request_id, started)
+                raise
+            steps.observe(request_id, started, grpc.StatusCode.OK)
+
+        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
+
+    if handler.stream_stream is not None:
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(
+            requests: AsyncIterator[Any], context: aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            request_id, started = secrets.token_hex(8), time.perf_counter()
+            try:
+                await steps.before(context, request_id)
+                async for item in _drain(inner_ss(requests, context)):
+                    yield item
+            except Exception as exc:
+                if _is_abort(exc):
+                    raise
+                await steps.fail(context, exc, request_id, started)
+                raise
+            steps.observe(request_id, started, grpc.StatusCode.OK)
+
+        return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
+
+    inner_su = handler.stream_unary
+
+    async def stream_unary(requests: AsyncIterator[Any], context: aio.ServicerContext) -> Any:
+        request_id, started = secrets.token_hex(8), time.perf_counter()
+        try:
+            await steps.before(context, request_id)
+            response = await inner_su(requests, context)
+        except Exception as exc:
+            if _is_abort(exc):
+                raise
+            await steps.fail(context, exc, request_id, started)
+            raise
+        steps.observe(request_id, started, grpc.StatusCode.OK)
+        return response
+
+    return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
+
+
+__all__ = ["ChainInterceptor", "Unauthenticated"]

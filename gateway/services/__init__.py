@@ -1,0 +1,1 @@
+"""gRPC servicers: thin glue between the wire contract and the gateway core."""

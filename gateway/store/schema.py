@@ -1,0 +1,205 @@
+"""Tables of the gateway store. Alembic migrations (gateway/migrations) create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("node_id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("region", String(12), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("categories", Text, nullable=False, default="[]"),
+    Column("contact", String(200), nullable=False, default=""),
+    Column("applied_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("state_reason", String(500), nullable=False, default=""),
+    Column("review", Text, nullable=True),
+)
+
+enrollment_tokens = Table(
+    "enrollment_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("node_id", String(64), nullable=False, index=True),
+    Column("secret_hash", LargeBinary(32), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("expires_at_us", BigInteger, nullable=False),
+    Column("used_at_us", BigInteger, nullable=True),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("serial", String(40), primary_key=True),
+    Column("node_id", String(64), nullable=False, index=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("not_before_us", BigInteger, nullable=False),
+    Column("not_after_us", BigInteger, nullable=False),
+    Column("issued_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("pem", Text, nullable=False),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("node_id", String(64), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("canonical", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("signer_fingerprint", String(64), nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("ledger_index", BigInteger, nullable=True),
+    Column("record_count", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    UniqueConstraint("node_id", "batch_id", name="uq_batches_node_batch"),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("event_time_us", BigInteger, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("batch_pk", Integer, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    UniqueConstraint("source_node_id", "record_id", "version", name="uq_records_source_id_ver"),
+    Index("ix_records_code_category", "credit_code", "category"),
+    Index("ix_records_record_id", "record_id"),
+)
+
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("public_key_pem", Text, nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("registered_by", String(64), nullable=False),
+    Column("attestation", Text, nullable=False),
+    Column("registered_at_us", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+    Column("frozen", Boolean, nullable=False, default=False),
+    Column("open_objections", Integer, nullable=False, default=0),
+)
+
+enterprise_keys = Table(
+    "enterprise_keys",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("key_version", Integer, primary_key=True),
+    Column("public_key_pem", Text, nullable=False),
+    Column("valid_from_us", BigInteger, nullable=False),
+    Column("valid_until_us", BigInteger, nullable=True),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("credit_code", String(18), nullable=False),
+    Column("grantee_node_id", String(64), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("categories", Text, nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("not_before_us", BigInteger, nullable=False),
+    Column("not_after_us", BigInteger, nullable=False),
+    Column("max_uses", Integer, nullable=True),
+    Column("uses", Integer, nullable=False, default=0),
+    Column("canonical", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("submitted_by", String(64), nullable=False),
+    Column("submitted_at_us", BigInteger, nullable=False),
+    Column("revoked_at_us", BigInteger, nullable=True),
+    Column("revoke_reason", String(500), nullable=True),
+    Column("revoked_by", String(64), nullable=True),
+    Column("revocation", LargeBinary, nullable=True),
+    Column("revocation_signature", LargeBinary, nullable=True),
+    Index("ix_grants_code_grantee", "credit_code", "grantee_node_id"),
+)
+
+# The append-only ledger. ``body`` holds the canonical entry bytes and may be pruned
+# after the retention period; ``leaf_hash`` is kept forever so the tree still verifies.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("credit_code", String(18), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("subject", String(128), nullable=True),
+    Column("time_us", BigInteger, nullable=False),
+    Index("ix_ledger_credit_code", "credit_code"),
+    Index("ix_ledger_actor", "actor"),
+    Index("ix_ledger_action", "action"),
+    Index("ix_ledger_time", "time_us"),
+    Index("ix_ledger_subject", "subject"),
+)
+
+# One row (id = 1): the sequencer. Writers lock it to assign ledger indexes, so several
+# gateway processes on one PostgreSQL share one consistent ledger.
+ledger_head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+)
+
+# Derived index of disclosures (the query ledger entries are the source of truth):
+# which consumer received which fields of which stored record, with which masks.
+disclosures = Table(
+    "disclosures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ledger_index", BigInteger, nullable=False),
+    Column("record_pk", Integer, nullable=False, index=True),
+    Column("consumer_node_id", String(64), nullable=False),
+    Column("grant_id", String(64), nullable=True),
+    Column("purpose", String(32), nullable=False),
+    Column("masks", Text, nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+)
