@@ -1,0 +1,1 @@
+"""Test support: a throwaway PostgreSQL cluster and an in-process gateway harness."""

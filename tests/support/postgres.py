@@ -1,0 +1,132 @@
+"""Start and stop a throwaway PostgreSQL cluster for the tests.
+
+PostgreSQL refuses to run as root; when the tests run as root (CI does), the cluster is
+created and run as the ``postgres`` system user through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+def _bindir() -> Path:
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True)
+        candidate = Path(out.stdout.strip())
+        if (candidate / "initdb").exists():
+            return candidate
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries (initdb) not found; install postgresql")
+    return Path(found[-1]).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    base: Path
+    port: int
+    bindir: Path
+    as_postgres_user: bool
+
+    @property
+    def datadir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_postgres_user:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+    def start(self) -> None:
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.base / "postgres.log"),
+            "-o",
+            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Stop (``immediate`` = like a crash: no checkpoint) and start again."""
+        self.stop(mode)
+        self.start()
+
+    def create_database(self) -> str:
+        name = "xl_" + uuid.uuid4().hex[:12]
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        finally:
+            engine.dispose()
+        return self.url(name)
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_cluster() -> Cluster:
+    bindir = _bindir()
+    as_postgres = os.geteuid() == 0
+    base = Path(tempfile.mkdtemp(prefix="xinlian-pg-"))
+    os.chmod(base, 0o755)
+    if as_postgres:
+        shutil.chown(base, "postgres", "postgres")
+    cluster = Cluster(base=base, port=free_port(), bindir=bindir, as_postgres_user=as_postgres)
+    cluster._run(
+        "initdb", "-D", str(cluster.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        "--no-sync",
+    )
+    cluster.start()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            engine = sa.create_engine(cluster.admin_url)
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            engine.dispose()
+            break
+        except sa.exc.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    return cluster
