@@ -6,11 +6,12 @@ import asyncio
 from datetime import timedelta
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy import Connection, select
 
+from audit.checkpoint import NoteSigner
 from authz.catalog import Catalog
 from gateway.committer import GroupCommitter, Work
 from gateway.config import GatewayConfig
@@ -33,6 +34,8 @@ class Runtime:
     registry: Registry
     committer: GroupCommitter
     gate: NodeGate
+    signer: NoteSigner = field(repr=False)
+    pseudonym_secret: bytes = field(repr=False)
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)
@@ -100,4 +103,6 @@ def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
         registry=registry,
         committer=GroupCommitter(store, clock),
         gate=NodeGate(registry_lookup(store), clock.now),
+        signer=NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip()),
+        pseudonym_secret=config.pseudonym_key.read_bytes(),
     )

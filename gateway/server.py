@@ -22,7 +22,11 @@ from grpc_reflection.v1alpha import reflection
 from gateway.edge.chain import ChainInterceptor
 from gateway.edge.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from gateway.runtime import Runtime
+from gateway.checkpointer import run_checkpointer
+from gateway.services.audit_service import AuditServicer
+from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
+from gateway.services.exchange_service import ExchangeServicer
 from gateway.services.registry_service import RegistryServicer
 from xinlian.v1 import (
     audit_pb2,
@@ -56,10 +60,14 @@ class RunningGateway:
     port: int
     enroll_port: int
     health: health.aio.HealthServicer
+    background: list[asyncio.Task[None]]
 
     async def stop(self, grace: float | None = GRACE_PERIOD_S) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.runtime.committer.stop()
         self.runtime.store.close()
 
@@ -76,13 +84,11 @@ def server_credentials(rt: Runtime, *, require_client_auth: bool) -> grpc.Server
 def add_services(server: aio.Server, rt: Runtime) -> None:
     registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(rt), server)
     catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(rt), server)
-    exchange_pb2_grpc.add_ExchangeServiceServicer_to_server(
-        exchange_pb2_grpc.ExchangeServiceServicer(), server
-    )
+    exchange_pb2_grpc.add_ExchangeServiceServicer_to_server(ExchangeServicer(rt), server)
     authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
-        authorization_pb2_grpc.AuthorizationServiceServicer(), server
+        AuthorizationServicer(rt), server
     )
-    audit_pb2_grpc.add_AuditServiceServicer_to_server(audit_pb2_grpc.AuditServiceServicer(), server)
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
 
 
 async def start(rt: Runtime, listen: str, enroll_listen: str | None) -> RunningGateway:
@@ -110,9 +116,10 @@ async def start(rt: Runtime, listen: str, enroll_listen: str | None) -> RunningG
         )
     rt.committer.start()
     await server.start()
+    background = [asyncio.get_running_loop().create_task(run_checkpointer(rt), name="checkpointer")]
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningGateway(server, rt, port, enroll_port, health_servicer)
+    return RunningGateway(server, rt, port, enroll_port, health_servicer, background)
 
 
 async def serve_forever(rt: Runtime, listen: str, enroll_listen: str | None) -> None:

@@ -7,7 +7,10 @@ import sys
 import click
 import grpc
 
+from gateway.audit_cli import audit_group
 from gateway.cli import gateway_group
+from node_agent.agent_cli import agent_group
+from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.cli import admin_group, node_group
 from xinlian.errors import XinLianError
 
@@ -21,6 +24,11 @@ def cli() -> None:
 cli.add_command(gateway_group)
 cli.add_command(node_group)
 cli.add_command(admin_group)
+cli.add_command(agent_group)
+cli.add_command(enterprise_group)
+cli.add_command(grant_group)
+cli.add_command(query_cmd)
+cli.add_command(audit_group)
 
 
 def _reason(error: grpc.RpcError) -> str:
