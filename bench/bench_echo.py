@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
-from grpc import aio
-
 from common import BenchContext, Figure, closed_loop
+from grpc import aio
 
 CONCURRENCY = 16
 ECHO_METHOD = "/bench.Echo/Echo"

@@ -35,8 +35,12 @@ def gateway_group() -> None:
 @gateway_group.command("init")
 @HOME_OPTION
 @click.option("--db", "db_url", help="Database URL (default: SQLite file in HOME).")
-@click.option("--origin", default="xinlian.example/gateway", show_default=True,
-              help="Ledger origin line (checkpoint name).")
+@click.option(
+    "--origin",
+    default="xinlian.example/gateway",
+    show_default=True,
+    help="Ledger origin line (checkpoint name).",
+)
 @click.option("--listen", help="mTLS address to record in the config.")
 @click.option("--enroll-listen", help="Enrollment address to record in the config.")
 @click.option("--host", "hosts", multiple=True, help="Server certificate name (repeatable).")

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from audit.checkpoint import NoteSigner
-from audit.entry import Action, Entry
+from audit.entry import Action, Entry, Outcome
 from gateway.committer import LedgerTx, commit_now
 from gateway.config import GatewayConfig
 from gateway.pki import (
@@ -147,7 +147,7 @@ def init_home(
                     time=now,
                     actor="gateway",
                     actor_kind="gateway",
-                    outcome="ok",
+                    outcome=Outcome.OK,
                     trace_id=secrets.token_hex(12),
                     subject=FIRST_ADMIN_ID,
                     details={"bootstrap": True, "serial": serial_hex(cert)},

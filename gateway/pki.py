@@ -107,7 +107,9 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def create_ca(common_name: str, now: datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+def create_ca(
+    common_name: str, now: datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = new_private_key()
     name = _name(common_name)
     cert = (
@@ -220,7 +222,9 @@ def parse_csr(pem: str) -> x509.CertificateSigningRequest:
     (4) key type ECDSA P-256 only."""
     # (1)
     if not pem or len(pem.encode()) > MAX_CSR_PEM_BYTES:
-        raise InvalidArgument.field("csr_pem", f"{len(pem.encode())} bytes", "a PEM CSR ≤ 8192 bytes")
+        raise InvalidArgument.field(
+            "csr_pem", f"{len(pem.encode())} bytes", "a PEM CSR ≤ 8192 bytes"
+        )
     # (2)
     try:
         csr = x509.load_pem_x509_csr(pem.encode())

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Connection, func, insert, select, update
 
-from audit.entry import Action, Entry
+from audit.entry import Action, Entry, Outcome
 from authz.catalog import Catalog
 from gateway.committer import LedgerTx
 from gateway.edge import limits, validate
@@ -145,7 +145,7 @@ class Registry:
         subject: str,
         trace_id: str,
         details: dict[str, Any],
-        outcome: str = "ok",
+        outcome: Outcome = Outcome.OK,
     ) -> Entry:
         return Entry(
             action=action,
@@ -180,7 +180,9 @@ class Registry:
                 "categories", [], "the catalog categories the department is responsible for"
             )
         if app.kind != "department" and app.categories:
-            raise InvalidArgument.field("categories", list(app.categories), "empty (departments only)")
+            raise InvalidArgument.field(
+                "categories", list(app.categories), "empty (departments only)"
+            )
         return app
 
     def apply(self, app: Application, trace_id: str) -> Any:
@@ -188,7 +190,9 @@ class Registry:
 
         def work(conn: Connection, ledger: LedgerTx) -> NodeRecord:
             pending = conn.execute(
-                select(func.count()).select_from(schema.nodes).where(schema.nodes.c.state == "applied")
+                select(func.count())
+                .select_from(schema.nodes)
+                .where(schema.nodes.c.state == "applied")
             ).scalar_one()
             if pending >= limits.MAX_PENDING_APPLICATIONS:
                 raise ResourceExhausted("too many pending applications; try later")
@@ -242,7 +246,9 @@ class Registry:
             node = require_node(conn, node_id)
             target = next_state(node.state, "admit")
             now = self.clock.now()
-            review = Review(admin.node_id, security_assessment, authorization_assessment, now, notes)
+            review = Review(
+                admin.node_id, security_assessment, authorization_assessment, now, notes
+            )
             conn.execute(
                 update(schema.nodes)
                 .where(schema.nodes.c.node_id == node_id)
@@ -284,7 +290,9 @@ class Registry:
 
         return work
 
-    def change_state(self, admin: Caller, node_id: str, action: str, reason: str, trace_id: str) -> Any:
+    def change_state(
+        self, admin: Caller, node_id: str, action: str, reason: str, trace_id: str
+    ) -> Any:
         validate.text("reason", reason, max_len=limits.MAX_REASON_LEN)
         if node_id == admin.node_id and action in ("suspend", "exit"):
             raise FailedPrecondition("an administrator cannot suspend or exit itself")
@@ -313,7 +321,12 @@ class Registry:
                 )
             ledger.append(
                 self._entry(
-                    _ACTIONS[action], admin.node_id, admin.kind, node_id, trace_id, {"reason": reason}
+                    _ACTIONS[action],
+                    admin.node_id,
+                    admin.kind,
+                    node_id,
+                    trace_id,
+                    {"reason": reason},
                 )
             )
             return require_node(conn, node_id)
@@ -351,7 +364,9 @@ class Registry:
             # (4) the node is admitted
             node = require_node(conn, row.node_id)
             if node.state != "admitted":
-                raise PermissionDenied(f"node {node.node_id} is {node.state}", reason="NODE_NOT_ADMITTED")
+                raise PermissionDenied(
+                    f"node {node.node_id} is {node.state}", reason="NODE_NOT_ADMITTED"
+                )
             issued = self._issue(conn, node, csr, now)
             ledger.append(
                 self._entry(
@@ -449,7 +464,9 @@ def _node_row(node: NodeRecord) -> dict[str, Any]:
         "applied_at_us": to_us(node.applied_at),
         "updated_at_us": to_us(node.updated_at),
         "state_reason": node.state_reason,
-        "review": json.dumps(_review_json(node.review), ensure_ascii=False) if node.review else None,
+        "review": json.dumps(_review_json(node.review), ensure_ascii=False)
+        if node.review
+        else None,
     }
 
 

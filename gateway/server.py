@@ -19,10 +19,10 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gateway.checkpointer import run_checkpointer
 from gateway.edge.chain import ChainInterceptor
 from gateway.edge.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from gateway.runtime import Runtime
-from gateway.checkpointer import run_checkpointer
 from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
@@ -127,7 +127,9 @@ async def serve_forever(rt: Runtime, listen: str, enroll_listen: str | None) -> 
     log.info(
         "gateway serving mTLS on port %d, enrollment on port %d", running.port, running.enroll_port
     )
-    print(f"serving mTLS on {listen} (port {running.port}); enrollment on {enroll_listen}", flush=True)
+    print(
+        f"serving mTLS on {listen} (port {running.port}); enrollment on {enroll_listen}", flush=True
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

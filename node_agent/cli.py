@@ -55,8 +55,12 @@ def node_group() -> None:
 
 @node_group.command("apply")
 @click.option("--gateway", required=True, help="Enrollment address HOST:PORT.")
-@click.option("--ca", type=click.Path(path_type=Path, exists=True), required=True,
-              help="The gateway CA certificate (PEM), obtained out of band.")
+@click.option(
+    "--ca",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The gateway CA certificate (PEM), obtained out of band.",
+)
 @click.option("--name", required=True)
 @click.option("--kind", type=click.Choice(sorted(enrollment.KINDS)), required=True)
 @click.option("--region", required=True, help="6-digit GB/T 2260 division code.")
@@ -64,23 +68,43 @@ def node_group() -> None:
 @click.option("--contact", default="")
 @click.option("--id", "requested_id", default="", help="Wished-for node id.")
 def apply_cmd(
-    gateway: str, ca: Path, name: str, kind: str, region: str,
-    categories: tuple[str, ...], contact: str, requested_id: str,
+    gateway: str,
+    ca: Path,
+    name: str,
+    kind: str,
+    region: str,
+    categories: tuple[str, ...],
+    contact: str,
+    requested_id: str,
 ) -> None:
     """Apply for access; an administrator reviews and admits the application."""
     response = enrollment.apply(
-        gateway, ca.read_bytes(), name=name, kind=kind, region=region,
-        categories=list(categories), contact=contact, requested_id=requested_id,
+        gateway,
+        ca.read_bytes(),
+        name=name,
+        kind=kind,
+        region=region,
+        categories=list(categories),
+        contact=contact,
+        requested_id=requested_id,
     )
     click.echo(f"applied: node id {response.node.node_id} ({_state(response.node.state)})")
 
 
 @node_group.command("enroll")
 @click.option("--gateway", required=True, help="Enrollment address HOST:PORT.")
-@click.option("--token", required=True, envvar="XINLIAN_ENROLLMENT_TOKEN",
-              help="One-time token from the administrator (or $XINLIAN_ENROLLMENT_TOKEN).")
-@click.option("--ca", type=click.Path(path_type=Path, exists=True), required=True,
-              help="The gateway CA certificate (PEM), obtained out of band.")
+@click.option(
+    "--token",
+    required=True,
+    envvar="XINLIAN_ENROLLMENT_TOKEN",
+    help="One-time token from the administrator (or $XINLIAN_ENROLLMENT_TOKEN).",
+)
+@click.option(
+    "--ca",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The gateway CA certificate (PEM), obtained out of band.",
+)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def enroll_cmd(gateway: str, token: str, ca: Path, out: Path) -> None:
     """Make a key locally, send a CSR with the token, store the issued certificate."""
@@ -116,7 +140,9 @@ def admin_group() -> None:
     """Access review (接入审查): list, admit, suspend, readmit, exit nodes."""
 
 
-def _admin_stub(identity: Path, gateway: str | None) -> tuple[object, registry_pb2_grpc.RegistryServiceStub]:
+def _admin_stub(
+    identity: Path, gateway: str | None
+) -> tuple[object, registry_pb2_grpc.RegistryServiceStub]:
     channel = Identity.load(identity, gateway=gateway).channel()
     return channel, registry_pb2_grpc.RegistryServiceStub(channel)
 
@@ -134,7 +160,7 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
         while True:
             response = stub.ListNodes(
                 registry_pb2.ListNodesRequest(
-                    state=common_pb2.NodeState.Value(f"NODE_STATE_{state.upper()}") if state else 0,
+                    state=f"NODE_STATE_{state.upper()}" if state else "NODE_STATE_UNSPECIFIED",
                     page_token=token,
                 ),
                 timeout=30,
@@ -151,18 +177,22 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
 @GATEWAY_OPTION
 @click.argument("node_id")
 @click.option("--security", "security", required=True, help="Security assessment result.")
-@click.option("--authorization", "authorization", required=True,
-              help="Authorization assessment result.")
+@click.option(
+    "--authorization", "authorization", required=True, help="Authorization assessment result."
+)
 @click.option("--notes", default="")
-def admit_cmd(identity: Path, gateway: str | None, node_id: str, security: str,
-              authorization: str, notes: str) -> None:
+def admit_cmd(
+    identity: Path, gateway: str | None, node_id: str, security: str, authorization: str, notes: str
+) -> None:
     """Admit an application with a recorded review; prints the one-time enrollment token."""
     channel, stub = _admin_stub(identity, gateway)
     with channel:  # type: ignore[attr-defined]
         response = stub.AdmitNode(
             registry_pb2.AdmitNodeRequest(
-                node_id=node_id, security_assessment=security,
-                authorization_assessment=authorization, notes=notes,
+                node_id=node_id,
+                security_assessment=security,
+                authorization_assessment=authorization,
+                notes=notes,
             ),
             timeout=30,
         )
@@ -184,6 +214,12 @@ def _state_command(name: str, rpc: str, request_type: type, help_text: str) -> N
 
 
 _state_command("suspend", "SuspendNode", registry_pb2.SuspendNodeRequest, "Suspend a node at once.")
-_state_command("readmit", "ReadmitNode", registry_pb2.ReadmitNodeRequest, "Readmit a suspended node.")
-_state_command("exit", "ExitNode", registry_pb2.ExitNodeRequest,
-               "Exit a node for good; its certificates are revoked.")
+_state_command(
+    "readmit", "ReadmitNode", registry_pb2.ReadmitNodeRequest, "Readmit a suspended node."
+)
+_state_command(
+    "exit",
+    "ExitNode",
+    registry_pb2.ExitNodeRequest,
+    "Exit a node for good; its certificates are revoked.",
+)

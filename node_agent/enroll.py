@@ -22,7 +22,9 @@ KINDS = {
 }
 
 
-def _bootstrap_stub(gateway: str, ca_pem: bytes) -> tuple[grpc.Channel, registry_pb2_grpc.RegistryServiceStub]:
+def _bootstrap_stub(
+    gateway: str, ca_pem: bytes
+) -> tuple[grpc.Channel, registry_pb2_grpc.RegistryServiceStub]:
     channel = grpc.secure_channel(
         gateway, grpc.ssl_channel_credentials(root_certificates=ca_pem), options=CHANNEL_OPTIONS
     )

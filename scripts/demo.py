@@ -24,8 +24,13 @@ NODES = [
     # (node id, kind, name, region, categories)
     ("fz-platform", "city_platform", "福州市融资信用服务平台", "350100", ()),
     ("tax-fj", "department", "国家税务总局福建省税务局", "350000", ("tax",)),
-    ("amr-fj", "department", "福建省市场监督管理局", "350000",
-     ("registration", "admin_license", "admin_penalty")),
+    (
+        "amr-fj",
+        "department",
+        "福建省市场监督管理局",
+        "350000",
+        ("registration", "admin_license", "admin_penalty"),
+    ),
     ("bank-cib", "institution", "兴业银行福州分行", "350100", ()),
     ("officer-1", "officer", "省信用中心安全管理员", "350000", ()),
 ]
@@ -40,7 +45,9 @@ def xl(*args: str, capture: bool = False, show: bool = True, check: bool = True)
     if show:
         print(f"$ xinlian {shown}", flush=True)
     result = subprocess.run(
-        [*XINLIAN, *args], cwd=ROOT, text=True,
+        [*XINLIAN, *args],
+        cwd=ROOT,
+        text=True,
         capture_output=True,
     )
     if not capture or result.returncode != 0:
@@ -71,9 +78,11 @@ def wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
             raise SystemExit("the gateway exited; see var/demo/gateway.log")
         try:
             with admin.channel() as channel:
-                status = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=2
-                ).status
+                status = (
+                    health_pb2_grpc.HealthStub(channel)
+                    .Check(health_pb2.HealthCheckRequest(), timeout=2)
+                    .status
+                )
             if status == health_pb2.HealthCheckResponse.SERVING:
                 return
         except grpc.RpcError:
@@ -93,13 +102,25 @@ def main() -> None:
     enroll = f"127.0.0.1:{free_port()}"
 
     banner("1. Initialize the provincial gateway (CA, server certificate, ledger key, SQLite)")
-    xl("gateway", "init", "--home", str(HOME), "--listen", listen, "--enroll-listen", enroll,
-       "--origin", "xinlian.fujian.example/gateway")
+    xl(
+        "gateway",
+        "init",
+        "--home",
+        str(HOME),
+        "--listen",
+        listen,
+        "--enroll-listen",
+        enroll,
+        "--origin",
+        "xinlian.fujian.example/gateway",
+    )
 
     banner(f"2. Serve: mTLS on {listen}, enrollment on {enroll}")
     log = open(DEMO / "gateway.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
-        [*XINLIAN, "gateway", "serve", "--home", str(HOME)], cwd=ROOT, stdout=log,
+        [*XINLIAN, "gateway", "serve", "--home", str(HOME)],
+        cwd=ROOT,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
@@ -121,20 +142,55 @@ def run_scenario(listen: str, enroll: str) -> None:
 
     banner("3. Access review (接入审查): nodes apply, the administrator admits, nodes enroll")
     for node_id, kind, name, region, categories in NODES:
-        args = ["node", "apply", "--gateway", enroll, "--ca", ca, "--name", name,
-                "--kind", kind, "--region", region, "--id", node_id]
+        args = [
+            "node",
+            "apply",
+            "--gateway",
+            enroll,
+            "--ca",
+            ca,
+            "--name",
+            name,
+            "--kind",
+            kind,
+            "--region",
+            region,
+            "--id",
+            node_id,
+        ]
         for category in categories:
             args += ["--category", category]
         xl(*args)
     xl("admin", "list", "--identity", admin, "--state", "applied")
     for node_id, *_ in NODES:
-        out = xl("admin", "admit", node_id, "--identity", admin,
-                 "--security", "等保二级测评通过", "--authorization", "授权管理制度齐备",
-                 "--notes", "demo", capture=True)
+        out = xl(
+            "admin",
+            "admit",
+            node_id,
+            "--identity",
+            admin,
+            "--security",
+            "等保二级测评通过",
+            "--authorization",
+            "授权管理制度齐备",
+            "--notes",
+            "demo",
+            capture=True,
+        )
         token = out.strip().splitlines()[-1]
         print(f"admitted {node_id}; token {token[:12]}… (one-time)")
-        xl("node", "enroll", "--gateway", enroll, "--token", token, "--ca", ca,
-           "--out", identity(node_id))
+        xl(
+            "node",
+            "enroll",
+            "--gateway",
+            enroll,
+            "--token",
+            token,
+            "--ca",
+            ca,
+            "--out",
+            identity(node_id),
+        )
 
     banner("4. The registry")
     xl("admin", "list", "--identity", admin)

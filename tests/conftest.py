@@ -7,10 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from support.harness import Gateway, running_gateway
 from support.postgres import Cluster, start_cluster
-
 
 
 @pytest.fixture(scope="session")

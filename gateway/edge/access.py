@@ -3,9 +3,7 @@ tests/unit/test_access_table.py fails if a proto method lacks one."""
 
 from __future__ import annotations
 
-ALL_KINDS = frozenset(
-    {"city_platform", "department", "institution", "officer", "admin", "gateway"}
-)
+ALL_KINDS = frozenset({"city_platform", "department", "institution", "officer", "admin", "gateway"})
 CONSUMERS = frozenset({"city_platform", "institution", "gateway"})
 
 # Bootstrap methods are served without a client certificate (enrollment listener only).

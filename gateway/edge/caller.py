@@ -139,7 +139,9 @@ class NodeGate:
                 "exited": "NODE_EXITED",
             }.get(view.state, "NODE_NOT_ADMITTED")
             detail = f": {view.state_reason}" if view.state_reason else ""
-            raise PermissionDenied(f"node {identity.node_id} is {view.state}{detail}", reason=reason)
+            raise PermissionDenied(
+                f"node {identity.node_id} is {view.state}{detail}", reason=reason
+            )
         return Caller(
             identity.node_id, identity.kind, identity.region, parsed.fingerprint, parsed.serial
         )

@@ -114,7 +114,7 @@ class _Steps:
 
 
 def _peer_pem(context: aio.ServicerContext) -> bytes | None:
-    values = context.auth_context().get("x509_pem_cert")
+    values = list(context.auth_context().get("x509_pem_cert") or ())
     if not values:
         return None
     return bytes(values[0])

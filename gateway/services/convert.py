@@ -11,7 +11,7 @@ from gateway.registry import NodeRecord
 from xinlian.errors import InvalidArgument
 from xinlian.v1 import common_pb2
 
-KIND_TO_WIRE = {
+KIND_TO_WIRE: dict[str, common_pb2.NodeKind] = {
     "city_platform": common_pb2.NODE_KIND_CITY_PLATFORM,
     "department": common_pb2.NODE_KIND_DEPARTMENT,
     "institution": common_pb2.NODE_KIND_INSTITUTION,
@@ -19,23 +19,23 @@ KIND_TO_WIRE = {
     "admin": common_pb2.NODE_KIND_ADMIN,
     "gateway": common_pb2.NODE_KIND_GATEWAY,
 }
-KIND_FROM_WIRE = {v: k for k, v in KIND_TO_WIRE.items()}
+KIND_FROM_WIRE: dict[int, str] = {int(v): k for k, v in KIND_TO_WIRE.items()}
 
-STATE_TO_WIRE = {
+STATE_TO_WIRE: dict[str, common_pb2.NodeState] = {
     "applied": common_pb2.NODE_STATE_APPLIED,
     "admitted": common_pb2.NODE_STATE_ADMITTED,
     "suspended": common_pb2.NODE_STATE_SUSPENDED,
     "exited": common_pb2.NODE_STATE_EXITED,
 }
-STATE_FROM_WIRE = {v: k for k, v in STATE_TO_WIRE.items()}
+STATE_FROM_WIRE: dict[int, str] = {int(v): k for k, v in STATE_TO_WIRE.items()}
 
-PURPOSE_TO_WIRE = {
+PURPOSE_TO_WIRE: dict[Purpose, common_pb2.Purpose] = {
     Purpose.FINANCING: common_pb2.PURPOSE_FINANCING,
     Purpose.GUARANTEE: common_pb2.PURPOSE_GUARANTEE,
     Purpose.POST_LOAN: common_pb2.PURPOSE_POST_LOAN,
     Purpose.GOVERNMENT_SERVICE: common_pb2.PURPOSE_GOVERNMENT_SERVICE,
 }
-PURPOSE_FROM_WIRE = {v: k for k, v in PURPOSE_TO_WIRE.items()}
+PURPOSE_FROM_WIRE: dict[int, Purpose] = {int(v): k for k, v in PURPOSE_TO_WIRE.items()}
 
 
 def kind_from_wire(value: int, *, field_name: str = "kind", optional: bool = False) -> str | None:

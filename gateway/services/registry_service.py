@@ -17,7 +17,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    async def Apply(self, request: pb.ApplyRequest, context: aio.ServicerContext) -> pb.ApplyResponse:
+    async def Apply(
+        self, request: pb.ApplyRequest, context: aio.ServicerContext
+    ) -> pb.ApplyResponse:
         app = Application(
             name=request.name,
             kind=kind_from_wire(request.kind) or "",
@@ -29,7 +31,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         node = await self.rt.commit(self.rt.registry.apply(app, new_trace_id()))
         return pb.ApplyResponse(node=node_to_wire(node))
 
-    async def Enroll(self, request: pb.EnrollRequest, context: aio.ServicerContext) -> pb.EnrollResponse:
+    async def Enroll(
+        self, request: pb.EnrollRequest, context: aio.ServicerContext
+    ) -> pb.EnrollResponse:
         issued = await self.rt.commit(
             self.rt.registry.enroll(request.token, request.csr_pem, new_trace_id())
         )
@@ -52,7 +56,9 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
             certificate_pem=issued.certificate_pem.decode(), not_after=ts(issued.not_after)
         )
 
-    async def GetSelf(self, request: pb.GetSelfRequest, context: aio.ServicerContext) -> pb.GetSelfResponse:
+    async def GetSelf(
+        self, request: pb.GetSelfRequest, context: aio.ServicerContext
+    ) -> pb.GetSelfResponse:
         caller = current_caller()
         node = await self.rt.read(lambda conn: require_node(conn, caller.node_id))
         return pb.GetSelfResponse(node=node_to_wire(node), certificate_serial=caller.serial)
@@ -105,12 +111,18 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
     async def SuspendNode(
         self, request: pb.SuspendNodeRequest, context: aio.ServicerContext
     ) -> pb.SuspendNodeResponse:
-        return pb.SuspendNodeResponse(node=await self._change(request.node_id, "suspend", request.reason))
+        return pb.SuspendNodeResponse(
+            node=await self._change(request.node_id, "suspend", request.reason)
+        )
 
     async def ReadmitNode(
         self, request: pb.ReadmitNodeRequest, context: aio.ServicerContext
     ) -> pb.ReadmitNodeResponse:
-        return pb.ReadmitNodeResponse(node=await self._change(request.node_id, "readmit", request.reason))
+        return pb.ReadmitNodeResponse(
+            node=await self._change(request.node_id, "readmit", request.reason)
+        )
 
-    async def ExitNode(self, request: pb.ExitNodeRequest, context: aio.ServicerContext) -> pb.ExitNodeResponse:
+    async def ExitNode(
+        self, request: pb.ExitNodeRequest, context: aio.ServicerContext
+    ) -> pb.ExitNodeResponse:
         return pb.ExitNodeResponse(node=await self._change(request.node_id, "exit", request.reason))

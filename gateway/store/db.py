@@ -84,7 +84,9 @@ class Store:
                     return fn(conn)
             except OperationalError as exc:
                 if attempt == MAX_TRANSACTION_ATTEMPTS or not _transient(exc):
-                    raise Unavailable("the store is unavailable", reason="STORE_UNAVAILABLE") from exc
+                    raise Unavailable(
+                        "the store is unavailable", reason="STORE_UNAVAILABLE"
+                    ) from exc
                 time.sleep(0.01 * attempt)
             except DBAPIError as exc:
                 if attempt == MAX_TRANSACTION_ATTEMPTS or not _transient(exc):

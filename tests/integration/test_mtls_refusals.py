@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
+from support.harness import Gateway
 
 from gateway.pki import (
     cert_to_pem,
@@ -17,7 +18,6 @@ from gateway.pki import (
     new_private_key,
     parse_csr,
 )
-from support.harness import Gateway
 from xinlian.v1 import catalog_pb2, catalog_pb2_grpc, registry_pb2, registry_pb2_grpc
 
 pytestmark = pytest.mark.integration

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from support.harness import Gateway
 
 from node_agent import enroll as enrollment
-from support.harness import Gateway
 from xinlian.v1 import (
     catalog_pb2,
     catalog_pb2_grpc,
@@ -62,8 +62,12 @@ def test_suspend_readmit_exit(gateway: Gateway) -> None:
 
 def test_enrollment_token_works_once(gateway: Gateway) -> None:
     enrollment.apply(
-        gateway.enroll_address, gateway.ca_pem, name="厦门银行", kind="institution",
-        region="350200", requested_id="xm-bank",
+        gateway.enroll_address,
+        gateway.ca_pem,
+        name="厦门银行",
+        kind="institution",
+        region="350200",
+        requested_id="xm-bank",
     )
     token = gateway.admit("xm-bank")
     enrollment.enroll(gateway.enroll_address, token, gateway.ca_pem, gateway.tmp / "first")
@@ -76,7 +80,11 @@ def test_enrollment_token_works_once(gateway: Gateway) -> None:
 
 def test_forged_token_is_refused_without_echoing_it(gateway: Gateway) -> None:
     enrollment.apply(
-        gateway.enroll_address, gateway.ca_pem, name="X", kind="institution", region="350200",
+        gateway.enroll_address,
+        gateway.ca_pem,
+        name="X",
+        kind="institution",
+        region="350200",
         requested_id="forger",
     )
     real = gateway.admit("forger")
@@ -109,8 +117,12 @@ def test_validation_messages_name_field_got_and_want(gateway: Gateway) -> None:
     assert (err.value.details() or "").startswith("region: got '35', want")
     with pytest.raises(grpc.RpcError) as err:
         enrollment.apply(
-            gateway.enroll_address, gateway.ca_pem, name="税务", kind="department",
-            region="350100", categories=["no_such_category"],
+            gateway.enroll_address,
+            gateway.ca_pem,
+            name="税务",
+            kind="department",
+            region="350100",
+            categories=["no_such_category"],
         )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "categories: got 'no_such_category'" in (err.value.details() or "")
@@ -132,9 +144,11 @@ def test_renewal_issues_new_certificate_for_same_identity(gateway: Gateway) -> N
 
 def test_admission_is_recorded_with_review(gateway: Gateway) -> None:
     gateway.enroll_node("officer", "officer-1")
-    nodes = gateway.admin_stub().ListNodes(
-        registry_pb2.ListNodesRequest(kind=common_pb2.NODE_KIND_OFFICER), timeout=10
-    ).nodes
+    nodes = (
+        gateway.admin_stub()
+        .ListNodes(registry_pb2.ListNodesRequest(kind=common_pb2.NODE_KIND_OFFICER), timeout=10)
+        .nodes
+    )
     (officer,) = [n for n in nodes if n.node_id == "officer-1"]
     assert officer.review.reviewer == "admin"
     assert officer.review.security_assessment == "等保二级测评通过"

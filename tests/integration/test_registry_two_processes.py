@@ -7,12 +7,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from support.processes import GatewayProcess
 
 from gateway.edge.limits import NODE_STATE_CACHE_TTL_S
 from gateway.home import init_home
 from node_agent import enroll as enrollment
 from node_agent.identity import Identity
-from support.processes import GatewayProcess
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
@@ -46,8 +46,12 @@ def test_suspension_and_exit_reach_second_process(tmp_path: Path, pg_url: str) -
     b = GatewayProcess(config.home, db_url=pg_url).start()
     try:
         enrollment.apply(
-            a.enroll_address, config.ca_cert.read_bytes(), name="福州市融资平台",
-            kind="city_platform", region="350100", requested_id="fz-platform",
+            a.enroll_address,
+            config.ca_cert.read_bytes(),
+            name="福州市融资平台",
+            kind="city_platform",
+            region="350100",
+            requested_id="fz-platform",
         )
         admin_a = Identity.load(config.admin_identity, gateway=a.address)
         with admin_a.channel() as channel:

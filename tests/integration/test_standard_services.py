@@ -7,10 +7,10 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from support.harness import Gateway, LoopThread
 
 from gateway.edge.caller import NodeGate, RegistryView
 from gateway.edge.chain import ChainInterceptor
-from support.harness import Gateway, LoopThread
 
 pytestmark = pytest.mark.integration
 
@@ -98,9 +98,11 @@ def test_method_without_access_rule_is_refused() -> None:
 
     server, port = loop.run(start())
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            with pytest.raises(grpc.RpcError) as err:
-                channel.unary_unary("/xinlian.v1.Unlisted/Do")(b"", timeout=10)
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+            pytest.raises(grpc.RpcError) as err,
+        ):
+            channel.unary_unary("/xinlian.v1.Unlisted/Do")(b"", timeout=10)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     finally:
         loop.run(server.stop(0))

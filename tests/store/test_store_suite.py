@@ -125,9 +125,7 @@ def test_failed_unit_leaves_no_ledger_entry(store: Store, registry: Registry) ->
         assert conn.execute(select(schema.ledger_head.c.size)).scalar_one() == 1
 
 
-def test_token_is_one_time_under_concurrent_enrollment(
-    store: Store, registry: Registry
-) -> None:
+def test_token_is_one_time_under_concurrent_enrollment(store: Store, registry: Registry) -> None:
     _apply(store, registry, "bank-4")
     admission = commit_now(
         store, registry.clock, registry.admit(ADMIN, "bank-4", "ok", "ok", "", "t")
@@ -174,8 +172,12 @@ def test_ledger_tx_undo_restores_frontier(store: Store, registry: Registry) -> N
 
     ledger = LedgerTx(CompactRange())
     entry = Entry(
-        action=Action.NODE_APPLIED, time=registry.clock.now(), actor="a", actor_kind="admin",
-        outcome="ok", trace_id="t",
+        action=Action.NODE_APPLIED,
+        time=registry.clock.now(),
+        actor="a",
+        actor_kind="admin",
+        outcome="ok",
+        trace_id="t",
     )
     ledger.append(entry)
     mark = ledger._mark()

@@ -6,6 +6,7 @@ created and run as the ``postgres`` system user through ``runuser``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -97,10 +98,8 @@ class Cluster:
         return self.url(name)
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -113,7 +112,15 @@ def start_cluster() -> Cluster:
         shutil.chown(base, "postgres", "postgres")
     cluster = Cluster(base=base, port=free_port(), bindir=bindir, as_postgres_user=as_postgres)
     cluster._run(
-        "initdb", "-D", str(cluster.datadir), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+        "initdb",
+        "-D",
+        str(cluster.datadir),
+        "-A",
+        "trust",
+        "-U",
+        "postgres",
+        "-E",
+        "UTF8",
         "--no-sync",
     )
     cluster.start()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from gateway.config import GatewayConfig, redact_url
@@ -65,7 +65,7 @@ def test_csr_with_rsa_key_is_refused() -> None:
 
 
 def test_garbage_csr_is_refused() -> None:
-    with pytest.raises(InvalidArgument, match="^csr_pem: got"):
+    with pytest.raises(InvalidArgument, match=r"^csr_pem: got"):
         parse_csr("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----")
 
 
