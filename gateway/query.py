@@ -17,7 +17,9 @@ class QueryHandler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    async def query(self, request: pb.QueryRequest, context: aio.ServicerContext) -> pb.QueryResponse:
+    async def query(
+        self, request: pb.QueryRequest, context: aio.ServicerContext
+    ) -> pb.QueryResponse:
         raise NotImplementedError
 
     async def query_batch(

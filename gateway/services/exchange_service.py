@@ -25,7 +25,9 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
     ) -> AsyncIterator[pb.PushResponse]:
         return self.push_handler.push(request_iterator, context)
 
-    async def Query(self, request: pb.QueryRequest, context: aio.ServicerContext) -> pb.QueryResponse:
+    async def Query(
+        self, request: pb.QueryRequest, context: aio.ServicerContext
+    ) -> pb.QueryResponse:
         return await self.query_handler.query(request, context)
 
     async def QueryBatch(
