@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import grpc
@@ -59,12 +60,11 @@ def apply(
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    import os
-
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, data)
+        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -128,6 +128,12 @@ def renew(identity: Identity) -> str:
         response = stub.RenewCertificate(
             registry_pb2.RenewCertificateRequest(csr_pem=csr_pem.decode()), timeout=30
         )
-    _write_secret(identity.files.key, key_pem)
-    identity.files.cert.write_text(response.certificate_pem)
+    # Write both new files beside the old ones, then swap them in by rename, so a crash
+    # leaves either the old pair or the new pair (the old certificate stays valid).
+    key_tmp = identity.files.key.with_suffix(".key.new")
+    cert_tmp = identity.files.cert.with_suffix(".pem.new")
+    _write_secret(key_tmp, key_pem)
+    cert_tmp.write_text(response.certificate_pem)
+    os.replace(key_tmp, identity.files.key)
+    os.replace(cert_tmp, identity.files.cert)
     return str(response.not_after.ToDatetime().isoformat()) + "Z"
