@@ -1,10 +1,206 @@
-"""``xinlian agent …``: department agents push records. (Being built.)"""
+"""``xinlian agent …``: department agents push records; sample data for demos and tests.
+
+xinlian agent push --identity DIR --category C FILE [--rejects OUT.jsonl]
+                   [--batch-size N] [--window N] [--no-resume] [--gateway ADDR] [--json]
+xinlian agent sample --category C --enterprises N --records-per N --out FILE
+                   [--format jsonl|csv] [--seed S] [--version V]
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from pathlib import Path
+
 import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from node_agent.identity import Identity
+from node_agent.push import DEFAULT_BATCH_SIZE, DEFAULT_WINDOW, Pusher, PushFailed, PushProgress
+
+console = Console(stderr=True)
 
 
 @click.group("agent")
 def agent_group() -> None:
-    """Department agents: push records from JSONL or CSV files."""
+    """Department agents: push records from JSONL or CSV files; make sample data."""
+
+
+@agent_group.command("push")
+@click.option(
+    "--identity",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    required=True,
+    help="The department's identity directory (from `xinlian node enroll`).",
+)
+@click.option("--category", required=True, help="Catalog category of every record in FILE.")
+@click.option(
+    "--rejects",
+    "rejects_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write each rejected record with its reason here (JSONL).",
+)
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
+@click.option(
+    "--window",
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    type=int,
+    help="Batches sent ahead of their acknowledgement.",
+)
+@click.option("--no-resume", is_flag=True, help="Ignore the resume state of an earlier run.")
+@click.option("--gateway", help="Override the gateway address HOST:PORT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def push_cmd(
+    identity: Path,
+    category: str,
+    rejects_path: Path | None,
+    batch_size: int,
+    window: int,
+    no_resume: bool,
+    gateway: str | None,
+    as_json: bool,
+    file: Path,
+) -> None:
+    """Push FILE (JSONL or .csv) as signed batches; resumes an interrupted run."""
+    pusher = Pusher(Identity.load(identity, gateway=gateway), window=window)
+    started = time.monotonic()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>9.0f} records/s"),
+        TextColumn("rejected {task.fields[rejected]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, disable=as_json or not console.is_terminal) as bar:
+        task = bar.add_task(f"push {category}", total=None, rate=0.0, rejected=0)
+
+        def on_progress(report: PushProgress) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            skipped = min(report.batches_skipped * batch_size, report.records_total)
+            bar.update(
+                task,
+                total=report.records_total,
+                completed=skipped + report.records_done,
+                rate=report.records_done / elapsed,
+                rejected=report.rejected,
+            )
+
+        try:
+            summary = pusher.push_file(
+                file,
+                category,
+                rejects_path=rejects_path,
+                batch_size=batch_size,
+                resume=not no_resume,
+                progress=on_progress,
+            )
+        except PushFailed as exc:
+            reason = f" [{exc.reason}]" if exc.reason else ""
+            console.print(f"[red]{exc}{reason}[/red]")
+            console.print(
+                f"{exc.acknowledged} batches acknowledged in this run are saved; "
+                "run the same command again to resume."
+            )
+            sys.exit(1)
+    elapsed = max(time.monotonic() - started, 1e-6)
+    data = {
+        "file": str(summary.path),
+        "category": summary.category,
+        "records": summary.records_total,
+        "batches": summary.batches_total,
+        "batches_skipped": summary.batches_skipped,
+        "batches_sent": summary.batches_sent,
+        "accepted": summary.accepted,
+        "duplicates": summary.duplicates,
+        "rejected": summary.rejected,
+        "records_per_s": round(summary.records_sent / elapsed, 1),
+        "rejects": str(summary.rejects_path) if summary.rejects_path else None,
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    table = Table(title=f"push {summary.path.name} → {category}")
+    for column in (
+        "records",
+        "batches sent",
+        "skipped (resumed)",
+        "accepted",
+        "duplicate",
+        "rejected",
+        "records/s",
+    ):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(summary.records_total),
+        str(summary.batches_sent),
+        str(summary.batches_skipped),
+        str(summary.accepted),
+        str(summary.duplicates),
+        str(summary.rejected),
+        f"{data['records_per_s']:.0f}",
+    )
+    Console().print(table)
+    if summary.rejected and summary.rejects_path:
+        click.echo(f"rejected records with reasons: {summary.rejects_path}")
+
+
+@agent_group.command("sample")
+@click.option("--category", required=True, help="Catalog category to generate records for.")
+@click.option("--enterprises", default=10, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option(
+    "--records-per",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Records per enterprise.",
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="Default: from the file name (.csv → csv, else jsonl).",
+)
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--version", "version", default=1, show_default=True, type=click.IntRange(1))
+def sample_cmd(
+    category: str,
+    enterprises: int,
+    records_per: int,
+    out: Path,
+    fmt: str | None,
+    seed: int,
+    version: int,
+) -> None:
+    """Generate realistic synthetic records (valid credit codes) for one category."""
+    from authz.catalog import Catalog
+    from authz.sample_data import generate_enterprises, generate_records, write_csv, write_jsonl
+
+    catalog = Catalog.default()
+    spec = catalog.get(category)
+    if spec is None:
+        raise click.BadParameter(
+            f"got {category!r}, want one of {', '.join(sorted(catalog.categories))}",
+            param_hint="--category",
+        )
+    fmt = fmt or ("csv" if out.suffix.lower() == ".csv" else "jsonl")
+    records = [
+        record
+        for enterprise in generate_enterprises(enterprises, seed)
+        for record in generate_records(enterprise, spec, records_per, seed, version)
+    ]
+    count = write_csv(records, spec, out) if fmt == "csv" else write_jsonl(records, out)
+    click.echo(f"wrote {count} {category} records about {enterprises} enterprises to {out}")

@@ -1,0 +1,768 @@
+"""Verification of the whole ledger and of the stored provenance, from the database.
+
+What ``xinlian audit verify --home DIR`` runs. All reads happen in one snapshot (SQLite:
+one read transaction; PostgreSQL: REPEATABLE READ), so a gateway may keep writing.
+
+Steps, numbered as in the code:
+
+1. recompute each leaf hash from its stored body (pruned bodies are skipped, their
+   stored leaf hash is still used) and check that the indexed columns (action, actor,
+   outcome, trace id, credit code, subject, time) say what the body says;
+2. recompute the root at every stored checkpoint's size and at the head, and compare
+   with each checkpoint and with the sequencer row ``ledger_head`` (size and frontier);
+3. check each checkpoint's signature with the verifier key (and its origin), and the
+   consistency proof between consecutive checkpoints;
+4. check indices are gapless ``0..size-1`` (a deleted, reordered or inserted row);
+5. check each batch's signature with the public key of the signer certificate (which
+   must belong to the pushing node), and that every stored record row, fields included,
+   is one the agent signed in that batch's canonical bytes (records that retention
+   deleted, expired negative credit information, may be missing: ``Retention``);
+6. check each ``push.batch`` entry against its batch row.
+
+The result is a ``VerifyReport``: every problem found (up to ``MAX_PROBLEMS``), and the
+first bad ledger index. An alteration that keeps every leaf hash consistent with its
+body (say a row inserted with renumbered indices and recomputed hashes) shows as the
+first checkpoint whose root no longer matches; the first bad index reported is then
+the first index that checkpoint covers beyond the last one still verifying.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import Connection, select
+
+from audit.checkpoint import NoteVerifier, open_note
+from audit.entry import Action
+from audit.merkle import ProofError, verify_consistency
+from gateway.committer import decode_frontier
+from gateway.ledger_store import HashLevels, all_checkpoints
+from gateway.store import schema
+from gateway.store.db import Store
+from gateway.store.timeutil import from_us
+from xinlian.batch import decode_batch, format_time, parse_time
+from xinlian.errors import PermissionDenied, XinLianError
+from xinlian.signing import load_public_key, public_key_pem, verify
+
+MAX_PROBLEMS = 100
+"""Problems collected before verification stops listing (it still counts them)."""
+ROW_CHUNK = 10_000
+"""Ledger rows read per query."""
+BATCH_CHUNK = 500
+"""Batches (with their records) read per query."""
+
+_LEAF_PREFIX = b"\x00"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. ``kind`` is ledger, head, checkpoint, batch or record."""
+
+    kind: str
+    code: str
+    message: str
+    index: int | None = None
+    object_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "code": self.code,
+            "message": self.message,
+            "index": self.index,
+            "object": self.object_id,
+        }
+
+
+@dataclass
+class VerifyReport:
+    tree_size: int = 0
+    root_hash: bytes = b""
+    entries: int = 0
+    pruned: int = 0
+    checkpoints: int = 0
+    batches: int = 0
+    records: int = 0
+    problem_count: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem_count == 0
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indices = [p.index for p in self.problems if p.index is not None]
+        return min(indices) if indices else None
+
+    @property
+    def first_bad_object(self) -> str | None:
+        for problem in self.problems:
+            if problem.kind in ("batch", "record"):
+                return problem.object_id
+        return None
+
+    def add(self, problem: Problem) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash.hex(),
+            "entries": self.entries,
+            "pruned": self.pruned,
+            "checkpoints": self.checkpoints,
+            "batches": self.batches,
+            "records": self.records,
+            "first_bad_index": self.first_bad_index,
+            "first_bad_object": self.first_bad_object,
+            "problem_count": self.problem_count,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What retention may have deleted: records of ``negative_categories`` whose signed
+    event time is before ``negative_cutoff`` (see ``gateway.retention``)."""
+
+    negative_categories: frozenset[str] = frozenset()
+    negative_cutoff: datetime | None = None
+
+    def allows_missing(self, category: str, item: dict[str, Any]) -> bool:
+        if self.negative_cutoff is None or category not in self.negative_categories:
+            return False
+        try:
+            return parse_time(str(item.get("event_time"))) < self.negative_cutoff
+        except ValueError:
+            return False
+
+
+def verify_store(
+    store: Store, verifier: NoteVerifier, origin: str, retention: Retention | None = None
+) -> VerifyReport:
+    """Run every step of the module docstring in one read snapshot."""
+    options: dict[str, Any] = {} if store.sqlite else {"isolation_level": "REPEATABLE READ"}
+    with store.engine.connect().execution_options(**options) as conn, conn.begin():
+        return verify_connection(conn, verifier, origin, retention or Retention())
+
+
+def verify_connection(
+    conn: Connection, verifier: NoteVerifier, origin: str, retention: Retention
+) -> VerifyReport:
+    report = VerifyReport()
+    head_size, head_blob = conn.execute(
+        select(schema.ledger_head.c.size, schema.ledger_head.c.frontier).where(
+            schema.ledger_head.c.id == 1
+        )
+    ).one()
+    head_size = int(head_size)
+    report.tree_size = head_size
+    checkpoints = all_checkpoints(conn)
+    report.checkpoints = len(checkpoints)
+    push_entries: dict[int, bytes | None] = {}
+
+    # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
+    levels = _scan_entries(conn, report, push_entries)
+    if levels.size != head_size:
+        report.add(
+            Problem(
+                "head",
+                "SIZE_MISMATCH",
+                f"{levels.size} contiguous entries stored, ledger head says {head_size}",
+                index=min(levels.size, head_size),
+            )
+        )
+
+    # (2) + (3) checkpoints: signature, origin, root, consistency with the previous one
+    verified_size = 0
+    previous: tuple[int, bytes] | None = None
+    for stored in checkpoints:
+        size = stored.tree_size
+        try:
+            note = open_note(stored.note, verifier, origin=origin)
+        except XinLianError as exc:
+            report.add(Problem("checkpoint", exc.reason, f"checkpoint {size}: {exc}", index=None))
+            continue
+        if note.size != size or note.root_hash != stored.root_hash:
+            report.add(
+                Problem(
+                    "checkpoint",
+                    "CHECKPOINT_ROW_MISMATCH",
+                    f"checkpoint {size}: stored size/root differ from the signed note",
+                )
+            )
+            continue
+        if size > levels.size:
+            report.add(
+                Problem(
+                    "checkpoint",
+                    "CHECKPOINT_BEYOND_LEDGER",
+                    f"checkpoint {size} covers entries that are not stored "
+                    f"(only {levels.size} contiguous entries)",
+                    index=levels.size,
+                )
+            )
+            continue
+        if levels.root(size) != note.root_hash:
+            report.add(
+                Problem(
+                    "ledger",
+                    "ROOT_MISMATCH",
+                    f"entries {verified_size}..{size - 1} do not reproduce the signed root "
+                    f"of checkpoint {size}; entries before {verified_size} verify",
+                    index=verified_size,
+                )
+            )
+            continue
+        if previous is not None:
+            first_size, first_root = previous
+            try:
+                proof = levels.consistency_proof(first_size, size)
+                verify_consistency(first_size, size, first_root, note.root_hash, proof)
+            except (ProofError, XinLianError) as exc:
+                report.add(
+                    Problem(
+                        "checkpoint",
+                        "INCONSISTENT_CHECKPOINTS",
+                        f"checkpoints {first_size} and {size}: {exc}",
+                        index=first_size,
+                    )
+                )
+        previous = (size, note.root_hash)
+        verified_size = size
+
+    # (2) the head: its frontier must be the one of the stored entries
+    if levels.size == head_size:
+        report.root_hash = levels.root(head_size)
+        try:
+            frontier = decode_frontier(head_size, bytes(head_blob))
+        except (ProofError, ValueError):
+            frontier = None
+        if frontier is None or frontier.root() != report.root_hash:
+            report.add(
+                Problem(
+                    "head",
+                    "ROOT_MISMATCH",
+                    f"entries {verified_size}..{head_size - 1} do not reproduce the root "
+                    "of the ledger head",
+                    index=verified_size if head_size > verified_size else None,
+                )
+            )
+
+    # (5) + (6) provenance
+    _check_batches(conn, report, push_entries, retention)
+    report.problems.sort(key=_problem_order)
+    return report
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    index = problem.index if problem.index is not None else 2**63
+    return (index, 0 if problem.kind == "ledger" else 1)
+
+
+# --------------------------------------------------------------------------- (1) + (4)
+
+
+def _scan_entries(
+    conn: Connection,
+    report: VerifyReport,
+    push_entries: dict[int, bytes | None],
+) -> HashLevels:
+    """Stream the rows in index order, chunk by chunk; returns the tree of leaf hashes.
+
+    Each chunk is checked in bulk (gapless indices, recomputed leaf hashes compared as
+    one list); only a chunk with a mismatch is walked row by row. The tree levels are
+    built once at the end from the concatenated leaf hashes.
+    """
+    sha256 = hashlib.sha256
+    leaves_all = bytearray()
+    expected = 0
+    push = Action.PUSH_BATCH.value
+    columns = _ColumnCheck()
+    for rows in _chunks(conn, ROW_CHUNK):
+        n = len(rows)
+        cols = list(zip(*rows, strict=True))
+        idxs, leaves, bodies, actions = (list(c) for c in cols[:4])
+        # (4) gapless: indices expected .. expected + n - 1
+        gap = idxs != list(range(expected, expected + n))
+        if gap:
+            cut = next(p for p, idx in enumerate(idxs) if idx != expected + p)
+            what = "missing" if idxs[cut] > expected + cut else "out of order or duplicated"
+            report.add(
+                Problem(
+                    "ledger",
+                    "INDEX_GAP",
+                    f"ledger index {expected + cut} is {what} (next stored index {idxs[cut]})",
+                    index=expected + cut,
+                )
+            )
+            rows, idxs, leaves, bodies, actions = (
+                rows[:cut],
+                idxs[:cut],
+                leaves[:cut],
+                bodies[:cut],
+                actions[:cut],
+            )
+            n = cut
+        # (1) leaf hashes from the bodies; a pruned body keeps its stored hash
+        computed = [
+            leaf if body is None else sha256(_LEAF_PREFIX + body).digest()
+            for leaf, body in zip(leaves, bodies, strict=True)
+        ]
+        bad_leaf: set[int] = set()
+        if computed != leaves:
+            for p, (got, want) in enumerate(zip(computed, leaves, strict=True)):
+                if got != want:
+                    bad_leaf.add(p)
+                    report.add(
+                        Problem(
+                            "ledger",
+                            "LEAF_MISMATCH",
+                            f"entry {idxs[p]}: body does not hash to the stored leaf hash",
+                            index=idxs[p],
+                        )
+                    )
+        # (1) the indexed columns say what the (hashed) body says
+        for p, row in enumerate(rows):
+            if bodies[p] is None or p in bad_leaf:
+                continue
+            bad = columns.mismatch(bodies[p], row)
+            if bad:
+                report.add(
+                    Problem(
+                        "ledger",
+                        "COLUMN_MISMATCH",
+                        f"entry {idxs[p]}: indexed column {bad} differs from the entry",
+                        index=idxs[p],
+                    )
+                )
+        report.entries += n
+        report.pruned += bodies.count(None)
+        if push in actions:
+            for p, action in enumerate(actions):
+                if action == push:
+                    push_entries[idxs[p]] = bodies[p]
+        leaves_all += b"".join(leaves)
+        expected += n
+        if gap:  # after a gap the tree positions of later rows are unknown
+            break
+    return HashLevels.from_leaf_bytes(bytes(leaves_all))
+
+
+def _chunks(conn: Connection, size: int) -> Iterator[list[Any]]:
+    t = schema.ledger_entries.c
+    columns = (
+        t.idx,
+        t.leaf_hash,
+        t.body,
+        t.action,
+        t.actor,
+        t.outcome,
+        t.trace_id,
+        t.credit_code,
+        t.subject,
+        t.time_us,
+    )
+    last = -1
+    while True:
+        rows = conn.execute(select(*columns).where(t.idx > last).order_by(t.idx).limit(size)).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = int(rows[-1][0])
+
+
+def _quote(value: str | None) -> str:
+    """``json.dumps(value, ensure_ascii=False)``, with a fast path for plain text."""
+    if value is None:
+        return "null"
+    if value.isprintable() and '"' not in value and "\\" not in value:
+        return '"' + value + '"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+class _ColumnCheck:
+    """Compares a row's indexed columns with its canonical entry bytes without parsing.
+
+    Canonical entry JSON has its keys sorted, no spaces, and strings escaped (so no
+    unescaped quote inside a value). Hence the bytes *start* with
+    ``{"action":A,"actor":B,"actor_kind":`` and *end* with
+    ``,"outcome":O,"subject":S,"time":T,"trace_id":R,"v":1}``; the first
+    ``,"credit_code":`` after the prefix is the top-level key (``details`` comes later)
+    and is followed by the credit code and ``,"details":``. Anything else is a mismatch;
+    the slow path (``json.loads``) then names the column.
+    """
+
+    MAX_TIME_CACHE = 4096
+    MAX_QUOTE_CACHE = 4096
+
+    def __init__(self) -> None:
+        self._seconds: dict[int, str] = {}
+        self._quotes: dict[str | None, str] = {}
+
+    def _time(self, time_us: int) -> str:
+        seconds, micros = divmod(time_us, 1_000_000)
+        text = self._seconds.get(seconds)
+        if text is None:
+            if len(self._seconds) >= self.MAX_TIME_CACHE:
+                self._seconds.clear()
+            text = from_us(seconds * 1_000_000).strftime("%Y-%m-%dT%H:%M:%S")
+            self._seconds[seconds] = text
+        return f"{text}.{micros:06d}Z"
+
+    def _quoted(self, value: str | None) -> str:
+        """``_quote`` for values that repeat (actions, actors, outcomes, codes), cached."""
+        text = self._quotes.get(value)
+        if text is None:
+            if len(self._quotes) >= self.MAX_QUOTE_CACHE:
+                self._quotes.clear()
+            text = self._quotes[value] = _quote(value)
+        return text
+
+    def mismatch(self, body: bytes, row: Any) -> str | None:
+        _, _, _, action, actor, outcome, trace_id, code, subject, time_us = row
+        quoted = self._quoted
+        head = '{"action":' + quoted(action) + ',"actor":' + quoted(actor) + ',"actor_kind":'
+        tail = (
+            ',"outcome":'
+            + quoted(outcome)
+            + ',"subject":'
+            + _quote(subject)
+            + ',"time":"'
+            + self._time(time_us)
+            + '","trace_id":'
+            + _quote(trace_id)
+            + ',"v":1}'
+        )
+        prefix, suffix = head.encode(), tail.encode()
+        if body.startswith(prefix) and body.endswith(suffix):
+            at = body.find(b',"credit_code":', len(prefix))
+            value = (quoted(code) + ',"details":').encode()
+            if at >= 0 and body.startswith(value, at + 15):
+                return None
+        return _slow_mismatch(body, row)
+
+
+def _slow_mismatch(body: bytes, row: Any) -> str:
+    """Name the first indexed column that does not say what the body says."""
+    _, _, _, action, actor, outcome, trace_id, code, subject, time_us = row
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return "body (not JSON)"
+    if not isinstance(obj, dict):
+        return "body (not an object)"
+    named = {
+        "action": action,
+        "actor": actor,
+        "outcome": outcome,
+        "trace_id": trace_id,
+        "credit_code": code,
+        "subject": subject,
+        "time": from_us(int(time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+    for name, value in named.items():
+        if obj.get(name) != value:
+            return name
+    return "body (not canonical)"
+
+
+# --------------------------------------------------------------------------- (5) + (6)
+
+
+def _check_batches(
+    conn: Connection,
+    report: VerifyReport,
+    push_entries: dict[int, bytes | None],
+    retention: Retention,
+) -> None:
+    b, r = schema.batches.c, schema.records.c
+    keys: dict[str, Any] = {}
+    batch_ids: set[int] = set()
+    last = 0
+    while True:
+        batches = conn.execute(
+            select(schema.batches).where(b.id > last).order_by(b.id).limit(BATCH_CHUNK)
+        ).all()
+        if not batches:
+            break
+        last = int(batches[-1].id)
+        pks = [int(row.id) for row in batches]
+        batch_ids.update(pks)
+        records: dict[int, list[Any]] = {}
+        for rec in conn.execute(
+            select(schema.records).where(r.batch_pk.in_(pks)).order_by(r.id)
+        ).all():
+            records.setdefault(int(rec.batch_pk), []).append(rec)
+        for batch in batches:
+            report.batches += 1
+            rows = records.get(int(batch.id), [])
+            report.records += len(rows)
+            signed = _check_batch(conn, report, batch, keys)
+            if signed is not None:
+                _check_records(report, batch, rows, signed)
+            _check_push_entry(report, batch, rows, push_entries, signed, retention)
+    # records pointing at no batch: provenance lost
+    orphans = conn.execute(
+        select(r.id, r.source_node_id, r.record_id, r.version, r.batch_pk).order_by(r.id)
+    ).all()
+    for rec in orphans:
+        if int(rec.batch_pk) not in batch_ids:
+            report.records += 1
+            report.add(
+                Problem(
+                    "record",
+                    "NO_BATCH",
+                    f"record {_record_name(rec)} refers to batch {rec.batch_pk}, not stored",
+                    object_id=_record_name(rec),
+                )
+            )
+
+
+def _batch_name(batch: Any) -> str:
+    return f"batch {batch.node_id}/{batch.batch_id}"
+
+
+def _record_name(rec: Any) -> str:
+    return f"{rec.source_node_id}/{rec.record_id}@{rec.version}"
+
+
+def _check_batch(
+    conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """(5) the signature and the signed bytes' header; returns the signed records."""
+    name = _batch_name(batch)
+    fp = str(batch.signer_fingerprint)
+    if fp not in keys:
+        keys[fp] = _signer_key(conn, fp)
+    signer = keys[fp]
+    if signer is None:
+        report.add(
+            Problem("batch", "UNKNOWN_SIGNER", f"{name}: signer certificate not stored", None, name)
+        )
+        return None
+    node_id, key = signer
+    if node_id != batch.node_id:
+        report.add(
+            Problem(
+                "batch",
+                "WRONG_SIGNER",
+                f"{name}: signed with a certificate of node {node_id}",
+                None,
+                name,
+            )
+        )
+        return None
+    canonical = bytes(batch.canonical)
+    try:
+        verify(key, canonical, bytes(batch.signature), what=name)
+    except PermissionDenied:
+        report.add(
+            Problem("batch", "BAD_SIGNATURE", f"{name}: signature does not verify", None, name)
+        )
+        return None
+    try:
+        obj = decode_batch(canonical)
+    except (ValueError, UnicodeDecodeError):
+        report.add(
+            Problem("batch", "BAD_CANONICAL", f"{name}: signed bytes unreadable", None, name)
+        )
+        return None
+    for column in ("node_id", "batch_id", "category"):
+        if obj.get(column) != getattr(batch, column):
+            report.add(
+                Problem(
+                    "batch", "HEADER_MISMATCH", f"{name}: {column} differs from signed", None, name
+                )
+            )
+            return None
+    records = obj.get("records")
+    if not isinstance(records, list) or not all(isinstance(i, dict) for i in records):
+        report.add(
+            Problem("batch", "BAD_CANONICAL", f"{name}: signed records unreadable", None, name)
+        )
+        return None
+    return records
+
+
+def _signer_key(conn: Connection, fp: str) -> tuple[str, Any] | None:
+    row = conn.execute(
+        select(schema.certificates.c.node_id, schema.certificates.c.pem).where(
+            schema.certificates.c.fingerprint == fp
+        )
+    ).first()
+    if row is None:
+        return None
+    try:
+        cert = x509.load_pem_x509_certificate(str(row.pem).encode("ascii"))
+        key = load_public_key(public_key_pem(cert.public_key()))  # type: ignore[arg-type]
+    except (ValueError, TypeError, XinLianError):
+        return None
+    return str(row.node_id), key
+
+
+def _check_records(
+    report: VerifyReport,
+    batch: Any,
+    rows: list[Any],
+    signed_records: list[dict[str, Any]],
+) -> None:
+    """(5) every stored record row is, field for field, one the agent signed."""
+    signed = {(str(i.get("record_id")), i.get("version")): i for i in signed_records}
+    for rec in rows:
+        name = _record_name(rec)
+        item = signed.get((str(rec.record_id), int(rec.version)))
+        if item is None:
+            report.add(
+                Problem("record", "NOT_SIGNED", f"record {name}: not in its batch", None, name)
+            )
+            continue
+        try:
+            fields = json.loads(rec.fields)
+        except ValueError:
+            fields = None
+        mismatch = None
+        if rec.source_node_id != batch.node_id:
+            mismatch = "source_node_id"
+        elif rec.category != batch.category:
+            mismatch = "category"
+        elif item.get("credit_code") != rec.credit_code:
+            mismatch = "credit_code"
+        elif item.get("event_time") != format_time(from_us(int(rec.event_time_us))):
+            mismatch = "event_time"
+        elif item.get("fields") != fields:
+            mismatch = "fields"
+        if mismatch is not None:
+            report.add(
+                Problem(
+                    "record",
+                    "RECORD_MISMATCH",
+                    f"record {name}: {mismatch} differs from the signed batch",
+                    None,
+                    name,
+                )
+            )
+
+
+# entry details key → batch row column (the push path writes the first spellings)
+_DETAIL_COLUMNS = {
+    "category": "category",
+    "batch_id": "batch_id",
+    "records": "record_count",
+    "record_count": "record_count",
+    "accepted": "accepted",
+    "duplicates": "duplicates",
+    "rejected": "rejected",
+    "signer": "signer_fingerprint",
+    "signer_fingerprint": "signer_fingerprint",
+}
+_DETAIL_HASH_KEYS = ("batch_sha256", "canonical_sha256")
+_ACCEPTED_LETTER = "A"
+
+
+def _check_push_entry(
+    report: VerifyReport,
+    batch: Any,
+    rows: list[Any],
+    push_entries: dict[int, bytes | None],
+    signed: list[dict[str, Any]] | None,
+    retention: Retention,
+) -> None:
+    """(6) the ``push.batch`` entry the batch row points at says what the row says.
+
+    The entry's actor is the batch's node and its subject the batch id. Compared when
+    present in the details: category, batch_id, records / record_count, accepted,
+    duplicates, rejected, signer / signer_fingerprint, batch_sha256 / canonical_sha256
+    (hex SHA-256 of the signed bytes), ``outcomes`` (one letter per signed record, in
+    batch order; the records marked ``A`` are exactly the record rows stored for the
+    batch, less those retention may have deleted since) and ``record_ids`` (every
+    stored record of the batch is listed).
+    """
+    if batch.ledger_index is None:
+        return
+    name = _batch_name(batch)
+    index = int(batch.ledger_index)
+    if index not in push_entries:
+        report.add(
+            Problem(
+                "batch",
+                "NO_PUSH_ENTRY",
+                f"{name}: ledger entry {index} is not a push.batch entry",
+                None,
+                name,
+            )
+        )
+        return
+    body = push_entries[index]
+    if body is None:  # pruned: nothing left to compare
+        return
+    try:
+        entry = json.loads(body)
+        details = entry.get("details") or {}
+    except (ValueError, AttributeError):
+        details, entry = {}, {}
+    bad: str | None = None
+    if entry.get("actor") != batch.node_id:
+        bad = "actor"
+    elif entry.get("subject") not in (None, batch.batch_id):
+        bad = "subject"
+    for key, column in _DETAIL_COLUMNS.items():
+        if bad is None and key in details and details[key] != getattr(batch, column):
+            bad = key
+    digest = hashlib.sha256(bytes(batch.canonical)).hexdigest()
+    for key in _DETAIL_HASH_KEYS:
+        if bad is None and key in details and details[key] != digest:
+            bad = key
+    stored = {(str(rec.record_id), int(rec.version)) for rec in rows}
+    outcomes = details.get("outcomes")
+    if bad is None and isinstance(outcomes, str) and signed is not None:
+        accepted = {
+            (str(item.get("record_id")), item.get("version"))
+            for item, letter in zip(signed, outcomes, strict=False)
+            if letter == _ACCEPTED_LETTER
+        }
+        # retention may have deleted expired negative records since
+        expired = {
+            (str(item.get("record_id")), item.get("version"))
+            for item in signed
+            if retention.allows_missing(batch.category, item)
+        }
+        if len(outcomes) != len(signed) or not stored <= accepted <= stored | expired:
+            bad = "outcomes"
+    if bad is None and isinstance(details.get("record_ids"), list):
+        listed = {
+            str(item.get("record_id")) if isinstance(item, dict) else str(item)
+            for item in details["record_ids"]
+        }
+        if any(record_id not in listed for record_id, _ in stored):
+            bad = "record_ids"
+    if bad is not None:
+        report.add(
+            Problem(
+                "batch",
+                "ENTRY_MISMATCH",
+                f"{name}: {bad} differs from push.batch entry {index}",
+                None,
+                name,
+            )
+        )
+
+
+__all__ = [
+    "MAX_PROBLEMS",
+    "Problem",
+    "Retention",
+    "VerifyReport",
+    "verify_connection",
+    "verify_store",
+]

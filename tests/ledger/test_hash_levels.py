@@ -1,0 +1,49 @@
+"""The proof cache (gateway.ledger_store.HashLevels) against the reference maths of
+audit.merkle, which follows RFC 9162 directly."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit import merkle
+from gateway.ledger_store import HashLevels
+
+
+def _leaves(n: int) -> list[bytes]:
+    return [merkle.leaf_hash(hashlib.sha256(str(i).encode()).digest()) for i in range(n)]
+
+
+def _levels(leaves: list[bytes]) -> HashLevels:
+    levels = HashLevels()
+    levels.extend(leaves)
+    return levels
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=140), st.data())
+def test_proofs_equal_the_reference(n: int, data: st.DataObject) -> None:
+    leaves = _leaves(n)
+    levels = _levels(leaves)
+    size = data.draw(st.integers(min_value=1, max_value=n))
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    first = data.draw(st.integers(min_value=0, max_value=size))
+    assert levels.root(size) == merkle.root_from_leaf_hashes(leaves[:size])
+    assert levels.inclusion_proof(index, size) == merkle.inclusion_proof(leaves, index, size)
+    assert levels.consistency_proof(first, size) == merkle.consistency_proof(leaves, first, size)
+    merkle.verify_inclusion(
+        leaves[index], index, size, levels.inclusion_proof(index, size), levels.root(size)
+    )
+
+
+def test_every_root_of_a_growing_tree() -> None:
+    leaves = _leaves(300)
+    levels = HashLevels()
+    frontier = merkle.CompactRange()
+    for leaf in leaves:
+        levels.append(leaf)
+        frontier.append(leaf)
+        assert levels.root() == frontier.root()
+    assert levels.root(0) == merkle.EMPTY_ROOT
