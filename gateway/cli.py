@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from authz.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.store import migrate as migrations
 from gateway.store.db import Store
@@ -111,3 +112,55 @@ def serve_cmd(home: Path, listen: str | None, enroll_listen: str | None, log_lev
     config = load_config(home, listen=listen, enroll_listen=enroll_listen)
     runtime = build_runtime(config)
     asyncio.run(serve_forever(runtime, config.listen, config.enroll_listen))
+
+
+@gateway_group.command("stats")
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stats_cmd(home: Path, as_json: bool) -> None:
+    """Operator view: stored records per category, ledger size, nodes per state."""
+    from sqlalchemy import func, select
+
+    from gateway.records_store import category_counts
+    from gateway.store import schema
+
+    config = load_config(home)
+    store = Store(config.db_url)
+    try:
+        store.check_schema()
+
+        def read(conn):  # type: ignore[no-untyped-def]
+            nodes = dict(
+                conn.execute(
+                    select(schema.nodes.c.state, func.count()).group_by(schema.nodes.c.state)
+                ).all()
+            )
+            size = conn.execute(select(schema.ledger_head.c.size)).scalar_one()
+            return category_counts(conn), int(size), {str(k): int(v) for k, v in nodes.items()}
+
+        counts, ledger_size, nodes = store.read(read)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps({"records": counts, "ledger_size": ledger_size, "nodes": nodes}, indent=2)
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    catalog = Catalog.default()
+    table = Table(title="records per category (latest versions)")
+    for column in ("category", "名称", "public", "records"):
+        table.add_column(column)
+    for category, count in counts.items():
+        spec = catalog.get(category)
+        table.add_row(
+            category,
+            spec.name_zh if spec else "?",
+            "yes" if spec and spec.public else "no",
+            str(count),
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")

@@ -8,8 +8,10 @@ State lives under var/demo/ (recreated on every run).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -40,15 +42,23 @@ def banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
-def xl(*args: str, capture: bool = False, show: bool = True, check: bool = True) -> str:
+def xl(
+    *args: str,
+    capture: bool = False,
+    show: bool = True,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> str:
     shown = " ".join(a if " " not in a else repr(a) for a in args)
     if show:
-        print(f"$ xinlian {shown}", flush=True)
+        prefix = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        print(f"$ {prefix + ' ' if prefix else ''}xinlian {shown}", flush=True)
     result = subprocess.run(
         [*XINLIAN, *args],
         cwd=ROOT,
         text=True,
         capture_output=True,
+        env={**os.environ, **(env or {})},
     )
     if not capture or result.returncode != 0:
         sys.stdout.write(result.stdout)
@@ -201,10 +211,135 @@ def run_scenario(listen: str, enroll: str) -> None:
     xl("admin", "readmit", "bank-cib", "--identity", admin, "--reason", "复查通过")
     xl("node", "whoami", "--identity", identity("bank-cib"))
 
+    record_id, code = push_section()
+    audit_section(record_id, code)
+
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
     banner("Done")
     print(f"identities under {DEMO}; gateway home {HOME}")
+
+
+SAMPLE_SEED = "7"
+SAMPLE_ENTERPRISES = "20"
+PUSHES = [
+    # (department, category, records per enterprise)
+    ("amr-fj", "registration", "1"),
+    ("amr-fj", "admin_penalty", "2"),
+    ("tax-fj", "tax", "4"),
+]
+
+
+def first_line(path: Path) -> dict[str, object]:
+    with path.open(encoding="utf-8") as handle:
+        return dict(json.loads(handle.readline()))
+
+
+def push_section() -> tuple[str, str]:
+    banner("6. Department agents push signed batches (谁产生、谁提供、谁负责)")
+    data = DEMO / "data"
+    data.mkdir(exist_ok=True)
+    for department, category, per in PUSHES:
+        path = data / f"{category}.jsonl"
+        xl(
+            "agent",
+            "sample",
+            "--category",
+            category,
+            "--enterprises",
+            SAMPLE_ENTERPRISES,
+            "--records-per",
+            per,
+            "--seed",
+            SAMPLE_SEED,
+            "--out",
+            str(path),
+        )
+        xl("agent", "push", "--identity", identity(department), "--category", category, str(path))
+    tax = first_line(data / "tax.jsonl")
+
+    banner("7. A bad record is rejected with its reason; its neighbours are kept")
+    good = dict(tax, record_id=f"{tax['record_id']}-late", version=1)
+    bad = dict(good, record_id="tax-bad-1", credit_code=str(tax["credit_code"])[:-1] + "0")
+    mixed = data / "tax-mixed.jsonl"
+    mixed.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in (good, bad)) + "\n",
+        encoding="utf-8",
+    )
+    rejects = data / "tax-mixed.rejects.jsonl"
+    xl(
+        "agent",
+        "push",
+        "--identity",
+        identity("tax-fj"),
+        "--category",
+        "tax",
+        str(mixed),
+        "--rejects",
+        str(rejects),
+    )
+    for line in rejects.read_text(encoding="utf-8").splitlines():
+        rejected = json.loads(line)
+        print(
+            f"  rejected {rejected.get('record_id')}: {rejected.get('reason_code')} "
+            f"{rejected.get('message')}"
+        )
+
+    banner("8. A department pushing a category it is not responsible for is refused")
+    xl(
+        "agent",
+        "push",
+        "--identity",
+        identity("tax-fj"),
+        "--category",
+        "registration",
+        str(data / "registration.jsonl"),
+        "--no-resume",
+        check=False,
+    )
+
+    banner("9. What the gateway holds (operator view on the gateway host)")
+    xl("gateway", "stats", "--home", str(HOME))
+    return str(tax["record_id"]), str(tax["credit_code"])
+
+
+def audit_section(record_id: str, code: str) -> None:
+    officer = identity("officer-1")
+    banner("11. Security officer: where a record came from and everyone who received it")
+    xl("audit", "trace", "--identity", officer, "--record", record_id)
+
+    banner("12. Security officer: search the ledger (the search is itself a ledger entry)")
+    xl("audit", "search", "--identity", officer, "--enterprise", code, "--page-size", "8")
+
+    banner("13. Anyone can verify the ledger: leaf hashes, roots, signed checkpoints, batches")
+    xl("audit", "checkpoint", "--home", str(HOME))
+    xl("audit", "verify", "--home", str(HOME))
+
+    banner("14. Tamper with a copy of the database: verification names the first bad index")
+    copy = DEMO / "tampered.db"
+    source = sqlite3.connect(HOME / "gateway.db")
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    victim = target.execute(
+        "SELECT idx FROM ledger_entries WHERE action = 'push.batch' ORDER BY idx LIMIT 1"
+    ).fetchone()[0]
+    target.execute(
+        "UPDATE ledger_entries SET body = CAST(replace(CAST(body AS TEXT), '\"ok\"', "
+        "'\"rejected\"') AS BLOB) WHERE idx = ?",
+        (victim,),
+    )
+    target.commit()
+    target.close()
+    print(f"(edited the body of ledger entry {victim} in {copy})")
+    xl(
+        "audit",
+        "verify",
+        "--home",
+        str(HOME),
+        check=False,
+        env={"XINLIAN_DB_URL": f"sqlite:///{copy}"},
+    )
 
 
 if __name__ == "__main__":
