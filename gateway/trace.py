@@ -6,7 +6,8 @@
   id and ledger index);
 * ``search``: ledger entries filtered by node (actor or subject), enterprise, action,
   outcome and time range, in index order, paginated by index (keyset);
-* tracing an enterprise is ``search`` with only the enterprise set.
+* tracing an enterprise is ``search`` with only the enterprise set; it includes the
+  ``push.batch`` entries of batches that carried any of its records.
 
 Pure reads on a connection; no gRPC here.
 """
@@ -207,7 +208,15 @@ def search(conn: Connection, flt: SearchFilter, start: int, limit: int) -> Page:
     if flt.node_id:
         query = query.where(or_(t.actor == flt.node_id, t.subject == flt.node_id))
     if flt.credit_code:
-        query = query.where(t.credit_code == flt.credit_code)
+        # An entry is about the enterprise if it names it, or if it is the push batch
+        # that brought one of its records (a batch spans many enterprises).
+        r, b = schema.records.c, schema.batches.c
+        pushed_in = (
+            select(b.ledger_index)
+            .select_from(schema.records.join(schema.batches, b.id == r.batch_pk))
+            .where(r.credit_code == flt.credit_code, b.ledger_index.is_not(None))
+        )
+        query = query.where(or_(t.credit_code == flt.credit_code, t.idx.in_(pushed_in)))
     if flt.action:
         query = query.where(t.action == flt.action)
     if flt.outcome:
