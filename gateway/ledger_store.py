@@ -212,6 +212,35 @@ class HashLevels:
         for leaf in leaves:
             self.append(leaf)
 
+    def extend_bulk(self, data: bytes) -> None:
+        """Append the concatenated leaf hashes ``data``, level by level (bulk, fast).
+
+        Same result as ``append`` for each leaf, with one list of node hashes per level:
+        at each level the pairs not yet hashed (from twice the length of the level above
+        to the end) are hashed, until a level gains no node.
+        """
+        if len(data) % HASH_SIZE:
+            raise InvalidArgument.field("leaf_hashes", f"{len(data)} bytes", "32 per leaf")
+        sha256 = hashlib.sha256
+        levels = self._levels
+        levels[0] += data
+        self._size += len(data) // HASH_SIZE
+        pair = 2 * HASH_SIZE
+        k = 0
+        while True:
+            if len(levels) == k + 1:
+                levels.append(bytearray())
+            below, above = levels[k], levels[k + 1]
+            start = len(above) * 2
+            stop = start + (len(below) - start) // pair * pair
+            if stop == start:
+                break
+            with memoryview(below) as view:
+                above += b"".join(
+                    [sha256(_NODE_PREFIX + view[i : i + pair]).digest() for i in range(start, stop, pair)]
+                )
+            k += 1
+
     def leaf(self, index: int) -> bytes:
         return bytes(self._levels[0][index * HASH_SIZE : (index + 1) * HASH_SIZE])
 

@@ -15,6 +15,7 @@ from gateway.runtime import Runtime, build_runtime
 from gateway.server import RunningGateway, start
 from node_agent import enroll as enrollment
 from node_agent.identity import Identity
+from xinlian.clock import Clock
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
 
@@ -101,11 +102,14 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(tmp: Path, db_url: str | None = None) -> Iterator[Gateway]:
+def running_gateway(
+    tmp: Path, db_url: str | None = None, clock: Clock | None = None
+) -> Iterator[Gateway]:
+    """``clock``: e.g. a FakeClock, to move the gateway's time (grant expiry)."""
     home = tmp / "gateway"
     config = init_home(home, db_url=db_url)
     loop = LoopThread()
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, clock)
     running = loop.run(start(runtime, "127.0.0.1:0", "127.0.0.1:0"))
     gw = Gateway(home, config, runtime, running, loop, tmp)
     try:
