@@ -37,13 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Connection,
-    Index,
-    MetaData,
-    String,
-    Table,
     delete,
     insert,
     select,
@@ -81,19 +75,6 @@ SELF_QUERY_REPLAY = "SELF_QUERY_REPLAY"
 ENTERPRISE_NOT_REGISTERED = "ENTERPRISE_NOT_REGISTERED"
 
 _METHOD_RE = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,63}")
-
-# The nonce table (migration 0004_authz). Kept beside the code that uses it.
-authz_metadata = MetaData()
-self_query_nonces = Table(
-    "self_query_nonces",
-    authz_metadata,
-    Column("credit_code", String(18), primary_key=True),
-    Column("nonce", String(64), primary_key=True),
-    Column("seen_at_us", BigInteger, nullable=False),
-    Column("ledger_index", BigInteger, nullable=True),
-    Index("ix_self_query_nonces_seen", "seen_at_us"),
-)
-
 
 # -- values ----------------------------------------------------------------------------
 
@@ -393,14 +374,15 @@ def remember_nonce(
     """
     us = to_us(now)
     conn.execute(
-        delete(self_query_nonces).where(
-            self_query_nonces.c.credit_code == credit_code,
-            self_query_nonces.c.seen_at_us < us - int(SELF_QUERY_NONCE_TTL.total_seconds() * 1e6),
+        delete(schema.self_query_nonces).where(
+            schema.self_query_nonces.c.credit_code == credit_code,
+            schema.self_query_nonces.c.seen_at_us
+            < us - int(SELF_QUERY_NONCE_TTL.total_seconds() * 1e6),
         )
     )
     dialect_insert = postgresql.insert if postgres else sqlite.insert
     result = conn.execute(
-        dialect_insert(self_query_nonces)
+        dialect_insert(schema.self_query_nonces)
         .values(credit_code=credit_code, nonce=nonce, seen_at_us=us)
         .on_conflict_do_nothing()
     )

@@ -125,18 +125,6 @@ class AuthzCaches:
         self.grants.invalidate_where(lambda key: key[0] == credit_code)
 
 
-_CACHES_ATTR = "_xinlian_authz_caches"
-
-
-def caches_for(rt: object) -> AuthzCaches:
-    """The caches of one gateway process (one Runtime), made on first use."""
-    caches = getattr(rt, _CACHES_ATTR, None)
-    if not isinstance(caches, AuthzCaches):
-        caches = AuthzCaches()
-        setattr(rt, _CACHES_ATTR, caches)
-    return caches
-
-
 # -- values ----------------------------------------------------------------------------
 
 

@@ -64,7 +64,7 @@ from gateway.enterprises import (
     read_enterprise_view,
     remember_nonce,
 )
-from gateway.grants_store import caches_for, consume_use, read_grant_states
+from gateway.grants_store import consume_use, read_grant_states
 from gateway.query_reads import ParsedFields, StoredRecord, latest_records, placeholder
 from gateway.runtime import Runtime, new_trace_id
 from gateway.services.convert import purpose_from_wire, ts
@@ -148,7 +148,7 @@ class QueryHandler:
         self.rt = rt
         self.catalog = rt.catalog
         self.policy = load_default_policy(rt.catalog)
-        self.caches = caches_for(rt)
+        self.caches = rt.authz_caches
         self.parsed = ParsedFields()
         self.all_categories = tuple(rt.catalog.categories.values())
         self.postgres = not rt.store.sqlite

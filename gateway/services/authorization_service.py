@@ -19,7 +19,7 @@ from gateway.enterprises import (
     register_enterprise,
     rotate_key,
 )
-from gateway.grants_store import StoredGrant, caches_for, list_grants, revoke_grant, submit_grant
+from gateway.grants_store import StoredGrant, list_grants, revoke_grant, submit_grant
 from gateway.runtime import Runtime, new_trace_id
 from gateway.services.convert import PURPOSE_TO_WIRE, from_ts, purpose_from_wire, ts
 from gateway.store import schema
@@ -125,7 +125,7 @@ def letter_for(conn: Connection, grant: Grant, catalog: Catalog) -> str:
 class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.caches = caches_for(rt)
+        self.caches = rt.authz_caches
 
     async def RegisterEnterprise(
         self, request: pb.RegisterEnterpriseRequest, context: aio.ServicerContext

@@ -203,3 +203,15 @@ disclosures = Table(
     Column("trace_id", String(64), nullable=False),
     Column("time_us", BigInteger, nullable=False),
 )
+
+# Self-query statements seen recently (replay protection), written in the same
+# transaction as the query's ledger entry.
+self_query_nonces = Table(
+    "self_query_nonces",
+    metadata,
+    Column("credit_code", String(18), primary_key=True),
+    Column("nonce", String(64), primary_key=True),
+    Column("seen_at_us", BigInteger, nullable=False),
+    Column("ledger_index", BigInteger, nullable=True),
+    Index("ix_self_query_nonces_seen", "seen_at_us"),
+)

@@ -295,7 +295,6 @@ def test_latest_version_only(gateway: Gateway, world: World) -> None:
 def test_frozen_or_objection_denies_all_but_the_enterprise(gateway: Gateway, world: World) -> None:
     from sqlalchemy import update
 
-    from gateway.grants_store import caches_for
     from gateway.store import schema
 
     _grant(world, "bank-a", ("tax",))
@@ -308,7 +307,7 @@ def test_frozen_or_objection_denies_all_but_the_enterprise(gateway: Gateway, wor
                 .values(frozen=frozen, open_objections=objections)
             )
         )
-        caches_for(gateway.runtime).invalidate_enterprise(CODE)  # or wait out the TTL
+        gateway.runtime.authz_caches.invalidate_enterprise(CODE)  # or wait out the TTL
 
     with QueryClient(world.bank) as bank, QueryClient(world.platform) as platform:
         for frozen, objections, reason in (
