@@ -213,7 +213,8 @@ def grant_revoke_cmd(
             if not reason.strip():
                 raise click.UsageError("give --enterprise-key, or --reason as an administrator")
             view = client.revoke_as_admin(grant_id, reason)
-    click.echo(f"grant {view.grant.grant_id}: {_status(view.status)} ({view.revoke_reason})")
+    reason = f" ({view.revoke_reason})" if view.revoke_reason else ""
+    click.echo(f"grant {view.grant.grant_id}: {_status(view.status)}{reason}")
 
 
 @grant_group.command("list")

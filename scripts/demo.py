@@ -212,6 +212,7 @@ def run_scenario(listen: str, enroll: str) -> None:
     xl("node", "whoami", "--identity", identity("bank-cib"))
 
     record_id, code = push_section()
+    authorization_section(record_id, code)
     audit_section(record_id, code)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
@@ -301,6 +302,187 @@ def push_section() -> tuple[str, str]:
     banner("9. What the gateway holds (operator view on the gateway host)")
     xl("gateway", "stats", "--home", str(HOME))
     return str(tax["record_id"]), str(tax["credit_code"])
+
+
+def _tax_view(output: str, record_id: str) -> dict[str, tuple[str, str]]:
+    """field → (value, mask) of one record in a `xinlian query --json` answer."""
+    for category in json.loads(output)["categories"]:
+        for record in category["records"]:
+            if record["record_id"] == record_id:
+                return {f["name"]: (f["value"], f["mask"]) for f in record["fields"]}
+    return {}
+
+
+def authorization_section(record_id: str, code: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    platform, bank = identity("fz-platform"), identity("bank-cib")
+    key = str(DEMO / "enterprise" / "enterprise.key")
+    (DEMO / "enterprise").mkdir(exist_ok=True)
+
+    banner("10. Authorization (授权): the enterprise's key, registered by the city platform")
+    xl("enterprise", "keygen", "--out", key)
+    xl(
+        "enterprise",
+        "register",
+        "--identity",
+        platform,
+        "--credit-code",
+        code,
+        "--name",
+        "示例企业（演示）",
+        "--public-key",
+        str(DEMO / "enterprise" / "enterprise.pub.pem"),
+        "--attest-method",
+        "legal_rep_face_match",
+        "--evidence",
+        "FZ-KYC-0001",
+    )
+
+    banner("10a. Before any grant the bank sees public data only; tax is denied")
+    xl(
+        "query",
+        "--identity",
+        bank,
+        "--enterprise",
+        code,
+        "--purpose",
+        "financing",
+        "--category",
+        "registration",
+        "--category",
+        "tax",
+    )
+
+    banner("10b. The enterprise signs grants (授权书) for the bank and for the platform")
+    letter = DEMO / "enterprise" / "授权书-bank-cib.txt"
+    out = xl(
+        "grant",
+        "create",
+        "--identity",
+        platform,
+        "--enterprise-key",
+        key,
+        "--credit-code",
+        code,
+        "--grantee",
+        "bank-cib",
+        "--category",
+        "tax",
+        "--purpose",
+        "financing",
+        "--days",
+        "365",
+        "--letter-out",
+        str(letter),
+    )
+    grant_id = next(
+        (w for line in out.splitlines() for w in line.split() if w.startswith("g-")), ""
+    ).rstrip(":")
+    xl(
+        "grant",
+        "create",
+        "--identity",
+        platform,
+        "--enterprise-key",
+        key,
+        "--credit-code",
+        code,
+        "--grantee",
+        "fz-platform",
+        "--category",
+        "tax",
+        "--purpose",
+        "financing",
+        "--days",
+        "30",
+        show=True,
+        capture=True,
+    )
+    xl("grant", "list", "--identity", platform, "--credit-code", code)
+
+    banner("10c. One tax record as the bank, the platform and the enterprise itself see it")
+    views = {
+        "bank-cib (institution)": _tax_view(
+            xl(
+                "query",
+                "--identity",
+                bank,
+                "--enterprise",
+                code,
+                "--purpose",
+                "financing",
+                "--category",
+                "tax",
+                "--json",
+                capture=True,
+            ),
+            record_id,
+        ),
+        "fz-platform (city platform)": _tax_view(
+            xl(
+                "query",
+                "--identity",
+                platform,
+                "--enterprise",
+                code,
+                "--purpose",
+                "financing",
+                "--category",
+                "tax",
+                "--json",
+                capture=True,
+            ),
+            record_id,
+        ),
+        "the enterprise (self query)": _tax_view(
+            xl(
+                "query",
+                "--identity",
+                platform,
+                "--enterprise",
+                code,
+                "--purpose",
+                "financing",
+                "--category",
+                "tax",
+                "--self-key",
+                key,
+                "--json",
+                capture=True,
+            ),
+            record_id,
+        ),
+    }
+    table = Table(title=f"{record_id}: value [mask]")
+    table.add_column("field")
+    for name in views:
+        table.add_column(name)
+    fields: list[str] = []
+    for view in views.values():
+        fields += [f for f in view if f not in fields]
+    for field in fields:
+        cells = [
+            f"{v[0]} [{v[1]}]" if (v := view.get(field)) else "— (not sent)"
+            for view in views.values()
+        ]
+        table.add_row(field, *cells)
+    Console(width=160).print(table)
+
+    banner("10d. The enterprise revokes the bank's grant; the bank's next query is denied")
+    xl("grant", "revoke", "--identity", platform, "--grant-id", grant_id, "--enterprise-key", key)
+    xl(
+        "query",
+        "--identity",
+        bank,
+        "--enterprise",
+        code,
+        "--purpose",
+        "financing",
+        "--category",
+        "tax",
+    )
 
 
 def audit_section(record_id: str, code: str) -> None:

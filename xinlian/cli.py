@@ -55,7 +55,7 @@ def main() -> None:
         details = exc.details() if hasattr(exc, "details") else str(exc)
         click.echo(f"error: {code}: {details}{_reason(exc)}", err=True)
         sys.exit(1)
-    except (XinLianError, FileNotFoundError, FileExistsError) as exc:
+    except (XinLianError, FileNotFoundError, FileExistsError, LookupError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
