@@ -237,7 +237,10 @@ class HashLevels:
                 break
             with memoryview(below) as view:
                 above += b"".join(
-                    [sha256(_NODE_PREFIX + view[i : i + pair]).digest() for i in range(start, stop, pair)]
+                    [
+                        sha256(_NODE_PREFIX + view[i : i + pair]).digest()
+                        for i in range(start, stop, pair)
+                    ]
                 )
             k += 1
 

@@ -47,3 +47,22 @@ def test_every_root_of_a_growing_tree() -> None:
         frontier.append(leaf)
         assert levels.root() == frontier.root()
     assert levels.root(0) == merkle.EMPTY_ROOT
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=8))
+def test_bulk_extension_equals_appending(steps: list[int]) -> None:
+    """``extend_bulk`` (what verification builds the tree with) in any chunking gives
+    the same tree as appending leaf by leaf, and the reference root."""
+    leaves = _leaves(sum(steps))
+    bulk, at = HashLevels(), 0
+    for step in steps:
+        bulk.extend_bulk(b"".join(leaves[at : at + step]))
+        at += step
+    one_by_one = _levels(leaves)
+    assert bulk.size == one_by_one.size == len(leaves)
+    for size in range(1, len(leaves) + 1):
+        assert (
+            bulk.root(size) == one_by_one.root(size) == merkle.root_from_leaf_hashes(leaves[:size])
+        )
+        assert bulk.consistency_proof(1, size) == one_by_one.consistency_proof(1, size)
