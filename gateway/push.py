@@ -1,29 +1,43 @@
 """Department push: signed batches checked against the catalog, durable and idempotent.
 
 One ``Push`` stream carries batches of one department agent; the gateway answers each
-batch with one response, in order. Each batch goes through these steps:
+batch with one response, in order. A batch carries its records in one of two forms:
+``signed_content`` (the canonical bytes of ``xinlian.batch``, exactly as the agent signed
+them: the preferred form) or ``records`` (structured; the gateway rebuilds the canonical
+bytes from them). Each batch goes through these steps:
 
-1. limits: at most ``MAX_BATCH_RECORDS`` records, a well-formed batch id and category
-   (else the stream ends with INVALID_ARGUMENT);
+1. limits: at most ``MAX_BATCH_RECORDS`` records (``MAX_SIGNED_CONTENT_BYTES`` of signed
+   content), a well-formed batch id and category, exactly one of the two forms (else
+   the stream ends with INVALID_ARGUMENT);
 2. responsibility: the caller's department must be responsible for the batch's category
    ("谁产生、谁提供、谁负责"), else the whole batch is refused: PERMISSION_DENIED
    ``CATEGORY_NOT_RESPONSIBLE`` (a denial entry is written to the ledger first);
-3. signature: the canonical batch bytes (``xinlian.batch``) are rebuilt from the request
-   and verified with the public key of the caller's certificate; a batch altered after
-   signing is refused whole: PERMISSION_DENIED ``BAD_SIGNATURE`` (denial entry first);
-4. records: each record is validated on its own (``authz.records``); a record repeating
-   an earlier (record id, version) of the same batch is rejected ``DUPLICATE_IN_BATCH``;
+3. signature, verified with the public key of the caller's certificate over the
+   canonical bytes: the received ``signed_content`` as is, or the bytes rebuilt from
+   ``records``. A batch altered after signing is refused whole: PERMISSION_DENIED
+   ``BAD_SIGNATURE`` (denial entry first). Signed content is then parsed (C ``json``)
+   and must (a) name this node, batch id and category — else it is not a signature
+   over this batch: ``BAD_SIGNATURE`` as well — and (b) be exactly the canonical
+   encoding of what it parses to, record by record (no duplicate keys, no other key
+   order, spacing or escaping, integers as integers, texts as texts) — else
+   INVALID_ARGUMENT ``NOT_CANONICAL``. So the stored bytes, the signature over them
+   and the stored records say the same thing to any JSON reader;
+4. records: each record is validated on its own (``authz.records``, compiled per
+   category); a record repeating an earlier (record id, version) of the same batch is
+   rejected ``DUPLICATE_IN_BATCH``;
 5. one unit of work for the group committer: if this node already sent this batch id
    with the same bytes, nothing is written and the stored batch answers (every valid
    record reports DUPLICATE; a batch id reused for different bytes is refused
    ALREADY_EXISTS ``BATCH_ID_REUSED``); otherwise the batch row is written (canonical
-   bytes, signature, signer fingerprint); the stored keys of the valid records are read
-   (the committer's lock on the ledger sequencer row serializes this against every
-   other writer) and the new ones go in with ONE bulk insert (a record whose (source,
-   record id, version) is stored already is a DUPLICATE and changes nothing); ONE ``push.batch``
-   ledger entry is appended (category, batch SHA-256, counts, reason counts and the
-   per-record outcomes as one letter A/D/R per record in batch order — never a field
-   value) and its index and the counts complete the batch row;
+   bytes, signature, signer fingerprint); the valid records go in with ONE bulk write
+   that leaves a stored (source, record id, version) alone (``_insert_records``: SQLite
+   ``INSERT … ON CONFLICT DO NOTHING`` counted; PostgreSQL ``COPY`` in a savepoint,
+   redone without the stored keys if one is there — the committer's lock on the ledger
+   sequencer row serializes this against every other writer); a record already stored
+   is a DUPLICATE and changes nothing; ONE ``push.batch`` ledger entry is appended
+   (category, batch SHA-256, counts, reason counts and the per-record outcomes as one
+   letter A/D/R per record in batch order — never a field value) and its index and the
+   counts complete the batch row;
 6. the response leaves only after that transaction committed.
 
 At most ``MAX_INFLIGHT_BATCHES`` batches of a stream are between "read from the wire"
@@ -38,7 +52,7 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +66,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from audit.entry import Action, Entry, Outcome
 from authz.records import (
     DUPLICATE_IN_BATCH,
+    EARLIEST_EVENT_US,
+    MAX_FUTURE_SKEW_US,
+    RecordCheck,
     RecordValidator,
     RecordVerdict,
     check_event_time_us,
@@ -77,18 +94,54 @@ from xinlian.v1 import exchange_pb2 as pb
 MAX_BATCH_RECORDS = limits.MAX_BATCH_RECORDS
 MAX_INFLIGHT_BATCHES = limits.MAX_INFLIGHT_BATCHES_PER_STREAM
 MAX_BATCH_ID_LEN = limits.MAX_BATCH_ID_LEN
+MAX_SIGNED_CONTENT_BYTES = limits.MAX_MESSAGE_BYTES
 MAX_CATEGORY_LEN = 64
 MAX_KEY_CACHE = 1024
 BATCH_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 OUTCOME_LETTER = {"accepted": "A", "duplicate": "D", "rejected": "R"}
+_OUTCOME_NAME = {letter: name for name, letter in OUTCOME_LETTER.items()}
 _PB_OUTCOME = {
-    "accepted": pb.RECORD_OUTCOME_ACCEPTED,
-    "duplicate": pb.RECORD_OUTCOME_DUPLICATE,
-    "rejected": pb.RECORD_OUTCOME_REJECTED,
+    "A": pb.RECORD_OUTCOME_ACCEPTED,
+    "D": pb.RECORD_OUTCOME_DUPLICATE,
+    "R": pb.RECORD_OUTCOME_REJECTED,
 }
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
+_ONE_US = timedelta(microseconds=1)
+_TIME_SHAPE = re.compile(
+    r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+).fullmatch
+_ANY_TIME = re.compile(
+    r"([0-9]{1,4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z"
+)
+_SIGNED_FIELD = "batch.signed_content"
+
+# the records columns written by a push, in the order of ``_insert_records`` rows
+_RECORD_COLUMNS = (
+    "batch_pk",
+    "source_node_id",
+    "record_id",
+    "version",
+    "credit_code",
+    "category",
+    "event_time_us",
+    "fields",
+    "received_at_us",
+)
+_COLUMN_LIST = ", ".join(_RECORD_COLUMNS)
+_SQLITE_INSERT = (
+    f"INSERT INTO records ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}) "
+    "ON CONFLICT (source_node_id, record_id, version) DO NOTHING"
+)
+_POSTGRES_COPY = f"COPY records ({_COLUMN_LIST}) FROM STDIN"
+
+# One record between decoding and validation:
+# (credit_code, record_id, version, event_time_us, fields, fields_json)
+_Decoded = tuple[str, str, int, int, dict[str, str], str]
+# One valid record's row less the per-batch columns:
+# (record_id, version, credit_code, event_time_us, fields_json)
+_Row = tuple[str, int, str, int, str]
 
 
 def canonical_bytes(obj: Any) -> bytes:
@@ -110,14 +163,6 @@ class _Session:
 
 
 @dataclass
-class _Item:
-    record_id: str
-    version: int
-    verdict: RecordVerdict
-    row: dict[str, Any] | None  # the records row for a valid record
-
-
-@dataclass
 class PreparedBatch:
     """A batch that passed steps (1)–(4), ready for its unit of work."""
 
@@ -130,15 +175,23 @@ class PreparedBatch:
     signer_fingerprint: str
     received_at_us: int
     trace_id: str
-    items: list[_Item] = field(default_factory=list)
+    keys: list[tuple[str, int]] = field(default_factory=list)  # (record id, version)
+    verdicts: list[RecordVerdict] = field(default_factory=list)  # per record
+    rows: list[_Row] = field(default_factory=list)  # the valid records
+    positions: list[int] = field(default_factory=list)  # batch position of each row
 
 
 @dataclass(frozen=True)
 class BatchOutcome:
     batch_id: str
-    outcomes: tuple[str, ...]  # "accepted" | "duplicate" | "rejected", per record
+    letters: str  # "A" accepted | "D" duplicate | "R" rejected, one per record
     ledger_index: int
     replay: bool  # the batch id was already stored: nothing was written
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The outcome per record: "accepted", "duplicate" or "rejected"."""
+        return tuple(_OUTCOME_NAME[letter] for letter in self.letters)
 
 
 class PushHandler:
@@ -223,13 +276,23 @@ class PushHandler:
     # -- steps (1)–(4) ------------------------------------------------------------------
     async def _prepare(self, session: _Session, batch: pb.Batch) -> PreparedBatch:
         caller = session.caller
+        node_id = caller.node_id
         # (1) limits
+        signed = batch.signed_content
         count = len(batch.records)
+        if signed and count:
+            raise InvalidArgument.field(
+                "batch.records", f"{count} records and signed content", "one form, not both"
+            )
+        if len(signed) > MAX_SIGNED_CONTENT_BYTES:
+            raise InvalidArgument.field(
+                _SIGNED_FIELD, f"{len(signed)} bytes", f"≤ {MAX_SIGNED_CONTENT_BYTES}"
+            )
         if count > MAX_BATCH_RECORDS:
             raise InvalidArgument.field(
                 "batch.records", f"{count} records", f"≤ {MAX_BATCH_RECORDS}"
             )
-        if count == 0:
+        if count == 0 and not signed:
             raise InvalidArgument.field("batch.records", "no records", "at least one record")
         batch_id = batch.batch_id
         if len(batch_id) > MAX_BATCH_ID_LEN or BATCH_ID_RE.fullmatch(batch_id) is None:
@@ -240,8 +303,16 @@ class PushHandler:
         if not category or len(category) > MAX_CATEGORY_LEN:
             raise InvalidArgument.field("batch.category", category, "a catalog category id")
         # (3, first half) the canonical bytes, which the denial entries name too
-        parsed = [_parse_record(r) for r in batch.records]
-        canonical = canonical_batch_bytes(caller.node_id, batch_id, category, parsed)
+        decoded: list[_Decoded] | None = None
+        if signed:
+            canonical = bytes(signed)
+        else:
+            parsed = [_parse_record(r) for r in batch.records]
+            canonical = canonical_batch_bytes(node_id, batch_id, category, parsed)
+            decoded = [
+                (p.credit_code, p.record_id, p.version, p.event_time_us, p.fields, p.fields_json)
+                for p in parsed
+            ]
         digest = hashlib.sha256(canonical).hexdigest()
         trace_id = new_trace_id()
         # (2) responsibility for the category
@@ -251,52 +322,10 @@ class PushHandler:
                 caller, batch_id, category, digest, "CATEGORY_NOT_RESPONSIBLE", trace_id
             )
             raise PermissionDenied(
-                f"department {caller.node_id} is not responsible for category {category}",
+                f"department {node_id} is not responsible for category {category}",
                 reason="CATEGORY_NOT_RESPONSIBLE",
             )
-        # (3, second half) the signature over those bytes
-        try:
-            verify(session.key, canonical, batch.signature, what=f"batch {batch_id}")
-        except PermissionDenied:
-            await self._deny(caller, batch_id, category, digest, "BAD_SIGNATURE", trace_id)
-            raise
-        # (4) records, each on its own
-        now_us = to_us(self.rt.clock.now())
-        check = self.validator.check
-        seen: set[tuple[str, int]] = set()
-        items: list[_Item] = []
-        append = items.append
-        node_id = caller.node_id
-        for p in parsed:
-            record_id, version = p.record_id, p.version
-            verdict = check(category, p.credit_code, record_id, version, p.fields)
-            if verdict.ok:
-                verdict = check_event_time_us(p.event_time_us, now_us)
-            if verdict.ok:
-                key = (record_id, version)
-                if key in seen:
-                    verdict = RecordVerdict.reject(
-                        DUPLICATE_IN_BATCH,
-                        f"record_id: got ({record_id!r}, version {version}) again, "
-                        "want each (record id, version) once per batch",
-                    )
-                else:
-                    seen.add(key)
-            row = None
-            if verdict.ok:
-                row = {
-                    "source_node_id": node_id,
-                    "record_id": record_id,
-                    "version": version,
-                    "credit_code": p.credit_code,
-                    "category": category,
-                    "event_time_us": p.event_time_us,
-                    "fields": p.fields_json,
-                    "batch_pk": 0,
-                    "received_at_us": now_us,
-                }
-            append(_Item(record_id, version, verdict, row))
-        return PreparedBatch(
+        prepared = PreparedBatch(
             node_id=node_id,
             batch_id=batch_id,
             category=category,
@@ -304,10 +333,25 @@ class PushHandler:
             digest=digest,
             signature=bytes(batch.signature),
             signer_fingerprint=caller.fingerprint,
-            received_at_us=now_us,
+            received_at_us=to_us(self.rt.clock.now()),
             trace_id=trace_id,
-            items=items,
         )
+        try:
+            # (3, second half) the signature over exactly those bytes
+            verify(session.key, canonical, batch.signature, what=f"batch {batch_id}")
+            if decoded is None:
+                # (3a, 3b) signed content: this batch's header; canonical, record by record
+                decoded = decode_signed_content(canonical, node_id, batch_id, category)
+        except PermissionDenied:
+            await self._deny(caller, batch_id, category, digest, "BAD_SIGNATURE", trace_id)
+            raise
+        # (4) records, each on its own
+        self._validate(prepared, decoded)
+        return prepared
+
+    def _validate(self, batch: PreparedBatch, decoded: list[_Decoded]) -> None:
+        """Step (4): fills the batch's keys, verdicts, rows and positions."""
+        check_records(self.validator, batch, decoded)
 
     async def _deny(
         self, caller: Caller, batch_id: str, category: str, digest: str, reason: str, trace_id: str
@@ -347,9 +391,7 @@ class PushHandler:
                         f"batch id {batch.batch_id} was already used for a different batch",
                         reason="BATCH_ID_REUSED",
                     )
-                replayed = tuple(
-                    "duplicate" if item.verdict.ok else "rejected" for item in batch.items
-                )
+                replayed = "".join("D" if v.ok else "R" for v in batch.verdicts)
                 return BatchOutcome(batch.batch_id, replayed, int(prior.ledger_index or 0), True)
             # (5b) the batch row, with its provenance (counts and ledger index follow)
             batches = schema.batches
@@ -363,35 +405,30 @@ class PushHandler:
                     signer_fingerprint=batch.signer_fingerprint,
                     received_at_us=batch.received_at_us,
                     ledger_index=None,
-                    record_count=len(batch.items),
+                    record_count=len(batch.verdicts),
                     accepted=0,
                     duplicates=0,
                     rejected=0,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-            # (5c) the valid records not stored yet, in one bulk insert; those whose
-            # (source, record id, version) is stored already are duplicates, left alone
-            valid = [item for item in batch.items if item.row is not None]
-            stored = _stored_keys(conn, batch.node_id, [item.record_id for item in valid])
-            rows: list[dict[str, Any]] = []
-            outcomes: list[str] = []
+            # (5c) the valid records in one bulk write; those whose (source, record id,
+            # version) is stored already are duplicates, left alone
+            duplicates = _insert_records(conn, batch, batch_pk) if batch.rows else set()
+            letters = ["R"] * len(batch.verdicts)
+            for position in batch.positions:
+                letters[position] = "A"
+            if duplicates:
+                for position, row in zip(batch.positions, batch.rows, strict=True):
+                    if (row[0], row[1]) in duplicates:
+                        letters[position] = "D"
             reasons: dict[str, int] = {}
-            for item in batch.items:
-                if item.row is None:
-                    outcomes.append("rejected")
-                    code = item.verdict.reason_code
+            for verdict in batch.verdicts:
+                if not verdict.ok:
+                    code = verdict.reason_code
                     reasons[code] = reasons.get(code, 0) + 1
-                elif (item.record_id, item.version) in stored:
-                    outcomes.append("duplicate")
-                else:
-                    outcomes.append("accepted")
-                    item.row["batch_pk"] = batch_pk
-                    rows.append(item.row)
-            if rows:
-                conn.execute(insert(schema.records), rows)
-            accepted = len(rows)
-            rejected = sum(reasons.values())
-            duplicates = len(outcomes) - accepted - rejected
+            rejected = len(letters) - len(batch.rows)
+            accepted = len(batch.rows) - len(duplicates)
+            n_duplicates = len(duplicates)
             # (5d) one ledger entry for the batch; its index goes into the batch row
             index = ledger.append(
                 Entry(
@@ -406,11 +443,11 @@ class PushHandler:
                         "category": batch.category,
                         "batch_sha256": batch.digest,
                         "signer": batch.signer_fingerprint,
-                        "records": len(outcomes),
+                        "records": len(letters),
                         "accepted": accepted,
-                        "duplicates": duplicates,
+                        "duplicates": n_duplicates,
                         "rejected": rejected,
-                        "outcomes": "".join(OUTCOME_LETTER[o] for o in outcomes),
+                        "outcomes": "".join(letters),
                         "reasons": reasons,
                     },
                 )
@@ -421,52 +458,147 @@ class PushHandler:
                 .values(
                     ledger_index=index,
                     accepted=accepted,
-                    duplicates=duplicates,
+                    duplicates=n_duplicates,
                     rejected=rejected,
                 )
             )
-            return BatchOutcome(batch.batch_id, tuple(outcomes), index, False)
+            return BatchOutcome(batch.batch_id, "".join(letters), index, False)
 
         return work
 
     @staticmethod
     def _response(batch: PreparedBatch, outcome: BatchOutcome) -> pb.PushResponse:
-        results = []
-        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
-        for item, result in zip(batch.items, outcome.outcomes, strict=True):
-            counts[result] += 1
-            if result == "rejected":
-                results.append(
-                    pb.RecordResult(
-                        record_id=item.record_id,
-                        version=item.version,
-                        outcome=pb.RECORD_OUTCOME_REJECTED,
-                        reason_code=item.verdict.reason_code,
-                        message=item.verdict.message,
-                    )
+        response = pb.PushResponse(batch_id=batch.batch_id, ledger_index=outcome.ledger_index)
+        add = response.results.add
+        accepted = duplicates = rejected = 0
+        for (record_id, version), verdict, letter in zip(
+            batch.keys, batch.verdicts, outcome.letters, strict=True
+        ):
+            if letter == "A":
+                accepted += 1
+                add(record_id=record_id, version=version, outcome=pb.RECORD_OUTCOME_ACCEPTED)
+            elif letter == "D":
+                duplicates += 1
+                add(record_id=record_id, version=version, outcome=pb.RECORD_OUTCOME_DUPLICATE)
+            else:
+                rejected += 1
+                add(
+                    record_id=record_id,
+                    version=version,
+                    outcome=pb.RECORD_OUTCOME_REJECTED,
+                    reason_code=verdict.reason_code,
+                    message=verdict.message,
+                )
+        response.accepted = accepted
+        response.duplicates = duplicates
+        response.rejected = rejected
+        return response
+
+
+def check_records(
+    validator: RecordValidator, batch: PreparedBatch, decoded: list[_Decoded]
+) -> None:
+    """Step (4) on decoded records: fills the batch's keys, verdicts, rows, positions."""
+    category = batch.category
+    compiled = validator.compiled(category)
+    if compiled is None:  # an unknown category: every record says so
+
+        def compiled(
+            code: str, record_id: str, version: int, fields: dict[str, str]
+        ) -> RecordVerdict:
+            return validator.check(category, code, record_id, version, fields)
+
+    check: RecordCheck = compiled
+    now_us = batch.received_at_us
+    latest_us = now_us + MAX_FUTURE_SKEW_US
+    seen: set[tuple[str, int]] = set()
+    keys, verdicts, rows, positions = batch.keys, batch.verdicts, batch.rows, batch.positions
+    for position, (code, record_id, version, event_us, fields, fields_json) in enumerate(decoded):
+        key = (record_id, version)
+        keys.append(key)
+        verdict = check(code, record_id, version, fields)
+        if verdict.ok:
+            if not EARLIEST_EVENT_US <= event_us <= latest_us:
+                verdict = check_event_time_us(event_us, now_us)
+            elif key in seen:
+                verdict = RecordVerdict.reject(
+                    DUPLICATE_IN_BATCH,
+                    f"record_id: got ({record_id!r}, version {version}) again, "
+                    "want each (record id, version) once per batch",
                 )
             else:
-                results.append(
-                    pb.RecordResult(
-                        record_id=item.record_id, version=item.version, outcome=_PB_OUTCOME[result]
-                    )
-                )
-        return pb.PushResponse(
-            batch_id=batch.batch_id,
-            results=results,
-            accepted=counts["accepted"],
-            duplicates=counts["duplicate"],
-            rejected=counts["rejected"],
-            ledger_index=outcome.ledger_index,
-        )
+                seen.add(key)
+                rows.append((record_id, version, code, event_us, fields_json))
+                positions.append(position)
+        verdicts.append(verdict)
 
 
-def _stored_keys(conn: Connection, node_id: str, record_ids: list[str]) -> set[tuple[str, int]]:
-    """The (record id, version) pairs of ``node_id`` already stored, for these record ids.
+def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> set[tuple[str, int]]:
+    """Write the batch's valid records; return the keys that were stored already.
 
     Runs inside the group transaction, after the committer locked the ledger sequencer
-    row, so no other writer can insert the same keys before this unit commits. The ids
-    travel as ONE parameter (PostgreSQL: an array; SQLite: a JSON array read with
+    row, so no other writer can insert the same keys before this unit commits. The rows
+    go through the DBAPI cursor of the unit's connection (same transaction), skipping
+    SQLAlchemy's per-row parameter processing:
+
+    * SQLite: one ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``; when the
+      changed-row count is the number of rows, none was stored already; otherwise the
+      batch's keys are read back and those that belong to another batch are duplicates;
+    * PostgreSQL: ``COPY`` inside a savepoint; if a key is stored already the unique
+      constraint refuses the COPY, the savepoint is rolled back, the stored keys are
+      read and the others are copied.
+    """
+    node_id, category, received = batch.node_id, batch.category, batch.received_at_us
+    rows = batch.rows
+    dbapi: Any = conn.connection.dbapi_connection
+    if conn.dialect.name != "postgresql":
+        cursor = dbapi.cursor()
+        try:
+            cursor.executemany(
+                _SQLITE_INSERT,
+                [
+                    (batch_pk, node_id, rid, ver, code, category, ev, fj, received)
+                    for rid, ver, code, ev, fj in rows
+                ],
+            )
+            if cursor.rowcount == len(rows):
+                return set()
+        finally:
+            cursor.close()
+        mine = _stored_keys(conn, node_id, [row[0] for row in rows], batch_pk)
+        return {(row[0], row[1]) for row in rows} - mine
+
+    import psycopg  # the PostgreSQL driver; imported here so SQLite-only hosts need not
+
+    try:
+        with conn.begin_nested():
+            _copy_rows(dbapi, batch_pk, node_id, category, received, rows)
+        return set()
+    except psycopg.errors.UniqueViolation:
+        pass
+    stored = _stored_keys(conn, node_id, [row[0] for row in rows])
+    fresh = [row for row in rows if (row[0], row[1]) not in stored]
+    if fresh:
+        _copy_rows(dbapi, batch_pk, node_id, category, received, fresh)
+    return {(row[0], row[1]) for row in rows} & stored
+
+
+def _copy_rows(
+    dbapi: Any, batch_pk: int, node_id: str, category: str, received: int, rows: Iterable[_Row]
+) -> None:
+    with dbapi.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
+        write = copy.write_row
+        for rid, ver, code, ev, fj in rows:
+            write((batch_pk, node_id, rid, ver, code, category, ev, fj, received))
+
+
+def _stored_keys(
+    conn: Connection, node_id: str, record_ids: list[str], batch_pk: int | None = None
+) -> set[tuple[str, int]]:
+    """The (record id, version) pairs of ``node_id`` stored, for these record ids; with
+    ``batch_pk``, only those of that batch.
+
+    The ids travel as ONE parameter (PostgreSQL: an array; SQLite: a JSON array read with
     ``json_each``): a long ``IN`` list costs a compile per batch and plans badly once
     psycopg prepares the statement.
     """
@@ -479,12 +611,219 @@ def _stored_keys(conn: Connection, node_id: str, record_ids: list[str]) -> set[t
     else:
         ids = func.json_each(bindparam("ids", value=json.dumps(unique))).table_valued("value")
         wanted = records.c.record_id.in_(select(ids.c.value))
-    rows = conn.execute(
-        select(records.c.record_id, records.c.version).where(
-            records.c.source_node_id == node_id, wanted
-        )
+    query = select(records.c.record_id, records.c.version).where(
+        records.c.source_node_id == node_id, wanted
     )
-    return {(row[0], row[1]) for row in rows}
+    if batch_pk is not None:
+        query = query.where(records.c.batch_pk == batch_pk)
+    return {(row[0], row[1]) for row in conn.execute(query)}
+
+
+# -- signed content ----------------------------------------------------------------------
+
+
+def _not_canonical(what: str) -> InvalidArgument:
+    return InvalidArgument(
+        f"{_SIGNED_FIELD}: got {what}, want the canonical batch encoding of xinlian.batch",
+        reason="NOT_CANONICAL",
+        metadata={"field": _SIGNED_FIELD},
+    )
+
+
+def decode_signed_content(
+    data: bytes, node_id: str, batch_id: str, category: str
+) -> list[_Decoded]:
+    """The records of signed canonical batch bytes, checked to be exactly canonical.
+
+    (a) UTF-8 JSON object (parsed by the C ``json`` decoder);
+    (b) its header names ``node_id``, ``batch_id`` and ``category`` — else
+        PermissionDenied ``BAD_SIGNATURE``: the signature is not one over this batch;
+    (c) 1..MAX_BATCH_RECORDS records, each with a text credit code and record id, an
+        integer version, an event time in the canonical form, and text field values;
+    (d) the canonical encoding of what was parsed, assembled record by record from the
+        parts the store keeps (each record's fields JSON), equals the bytes — which
+        rules out duplicate keys, other key orders, spacing and escapes, and any value
+        a JSON reader could take two ways. Bytes without a backslash take a shorter
+        road to the same answer (``_decode_without_escapes``).
+    Anything else is InvalidArgument ``NOT_CANONICAL``.
+    """
+    # (a)
+    try:
+        text = data.decode("utf-8")
+        obj = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _not_canonical("bytes that are not UTF-8 JSON") from None
+    if type(obj) is not dict:
+        raise _not_canonical("JSON that is not an object")
+    # (b)
+    if (
+        obj.get("node_id") != node_id
+        or obj.get("batch_id") != batch_id
+        or obj.get("category") != category
+    ):
+        raise PermissionDenied(
+            f"batch {batch_id}: the signed content names another node, batch id or category",
+            reason="BAD_SIGNATURE",
+        )
+    # (c)
+    records = obj.get("records")
+    if type(records) is not list:
+        raise _not_canonical("no list of records")
+    if not 0 < len(records) <= MAX_BATCH_RECORDS:
+        raise InvalidArgument.field(
+            "batch.records", f"{len(records)} records", f"1..{MAX_BATCH_RECORDS} records"
+        )
+    if "\\" not in text:
+        return _decode_without_escapes(text, obj, records)
+    enc = _encode_str
+    dump_fields = _encode_fields  # sorted: unsorted signed fields will not compare equal
+    decoded: list[_Decoded] = []
+    parts: list[str] = []
+    try:
+        for record in records:
+            code = record["credit_code"]
+            record_id = record["record_id"]
+            version = record["version"]
+            event_time = record["event_time"]
+            fields = record["fields"]
+            if type(version) is not int or type(event_time) is not str or type(fields) is not dict:
+                raise _not_canonical("a record with a value of the wrong JSON type")
+            for value in fields.values():
+                if type(value) is not str:
+                    raise _not_canonical("a field value that is not text")
+            fields_json = dump_fields(fields)
+            parts.append(
+                '{"credit_code":'
+                + enc(code)
+                + ',"event_time":"'
+                + event_time
+                + '","fields":'
+                + fields_json
+                + ',"record_id":'
+                + enc(record_id)
+                + ',"version":'
+                + str(version)
+                + "}"
+            )
+            decoded.append((code, record_id, version, _time_us(event_time), fields, fields_json))
+    except (KeyError, TypeError):
+        raise _not_canonical("a record without its five members of their JSON types") from None
+    # (d)
+    assembled = (
+        '{"batch_id":'
+        + enc(batch_id)
+        + ',"category":'
+        + enc(category)
+        + ',"node_id":'
+        + enc(node_id)
+        + ',"records":['
+        + ",".join(parts)
+        + '],"type":"batch","v":'
+        + str(BATCH_VERSION)
+        + "}"
+    )
+    if assembled != text:
+        raise _not_canonical("bytes that are not in canonical form")
+    return decoded
+
+
+_TOP_KEYS = ("batch_id", "category", "node_id", "records", "type", "v")
+_RECORD_KEYS = ("credit_code", "event_time", "fields", "record_id", "version")
+MAX_SORTED_KEY_CACHE = 4096
+_sorted_keys: set[tuple[str, ...]] = set()  # field-name tuples known to be sorted
+
+
+def _decode_without_escapes(text: str, obj: dict[str, Any], records: list[Any]) -> list[_Decoded]:
+    """Step (d) of ``decode_signed_content`` for a text without any backslash.
+
+    Without a backslash no JSON string in the text has an escape, so each string's text
+    is its value between quotes, exactly as the canonical encoding writes it (which
+    escapes only quote, backslash and control characters; JSON forbids raw control
+    characters, and a raw quote ends a string). Integers have one spelling of minimal
+    length. So once (1) every object's members come in sorted order and are those the
+    encoding has, and (2) every value has its JSON type, the canonical text of the
+    parsed batch is the only JSON text of that length that parses to it: spacing adds
+    characters, and so does a repeated key (the parsed object keeps one of them).
+    (3) Comparing the lengths proves the bytes canonical; each record's fields JSON is
+    then the slice of the text at its computed offset.
+    """
+    # (1, 2) header
+    if tuple(obj) != _TOP_KEYS or obj["type"] != "batch":
+        raise _not_canonical("a batch header that is not the canonical one")
+    if type(obj["v"]) is not int or obj["v"] != BATCH_VERSION:
+        raise _not_canonical("another encoding version")
+    # offset of the first record: {"batch_id":"…","category":"…","node_id":"…","records":[
+    pos = 53 + len(obj["batch_id"]) + len(obj["category"]) + len(obj["node_id"])
+    spans: list[tuple[int, int]] = []
+    decoded: list[_Decoded] = []
+    sorted_keys = _sorted_keys
+    for record in records:
+        # (1, 2) each record: its five members in order, of their JSON types
+        if type(record) is not dict or tuple(record) != _RECORD_KEYS:
+            raise _not_canonical("a record without exactly its five members, in order")
+        code, event_time, fields, record_id, version = record.values()
+        if (
+            type(code) is not str
+            or type(event_time) is not str
+            or type(fields) is not dict
+            or type(record_id) is not str
+            or type(version) is not int
+        ):
+            raise _not_canonical("a record with a value of the wrong JSON type")
+        names = tuple(fields)
+        if names not in sorted_keys:
+            if list(names) != sorted(names):
+                raise _not_canonical("field names out of order")
+            if len(sorted_keys) >= MAX_SORTED_KEY_CACHE:
+                sorted_keys.clear()
+            sorted_keys.add(names)
+        values = fields.values()
+        for value in values:
+            if type(value) is not str:
+                raise _not_canonical("a field value that is not text")
+        count = len(names)
+        # {"name":"value",…}: 2 braces, 4 quotes and a colon per member, commas between
+        width = sum(map(len, names)) + sum(map(len, values)) + 6 * count + (1 if count else 2)
+        # {"credit_code":"…","event_time":"…","fields":
+        start = pos + 43 + len(code) + len(event_time)
+        spans.append((start, start + width))
+        # ,"record_id":"…","version":…}  and the comma before the next record
+        pos = start + width + 28 + len(record_id) + len(str(version))
+        decoded.append((code, record_id, version, _time_us(event_time), fields, ""))
+    # (3) ],"type":"batch","v":1}  with no comma after the last record
+    if pos - 1 + 22 + len(str(BATCH_VERSION)) != len(text):
+        raise _not_canonical("bytes that are not in canonical form")
+    return [
+        (code, record_id, version, event_us, fields, text[start:end])
+        for (code, record_id, version, event_us, fields, _), (start, end) in zip(
+            decoded, spans, strict=True
+        )
+    ]
+
+
+def _time_us(text: str) -> int:
+    """Microseconds since the epoch of a canonical event time (``xinlian.batch``)."""
+    # years 1000..9999: every part zero-padded to its width, so a text of exactly this
+    # shape that is a valid instant is the canonical form of that instant
+    if _TIME_SHAPE(text) is not None:
+        try:
+            return (datetime.fromisoformat(text) - _EPOCH) // _ONE_US
+        except ValueError:
+            pass
+    # years before 1000 have fewer digits in the canonical form (strftime's %Y)
+    match = _ANY_TIME.fullmatch(text)
+    if match is not None:
+        try:
+            y, mo, d, h, mi, sec, us = (int(part) for part in match.groups())
+            when = datetime(y, mo, d, h, mi, sec, us, tzinfo=UTC)
+        except ValueError:
+            when = None
+        if when is not None and format_time(when) == text:
+            return (when - _EPOCH) // _ONE_US
+    raise _not_canonical("an event time not in the form YYYY-MM-DDTHH:MM:SS.ffffffZ")
+
+
+# -- structured records ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -571,4 +910,11 @@ def _consume(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
-__all__ = ["MAX_BATCH_RECORDS", "MAX_INFLIGHT_BATCHES", "BatchOutcome", "PushHandler"]
+__all__ = [
+    "MAX_BATCH_RECORDS",
+    "MAX_INFLIGHT_BATCHES",
+    "MAX_SIGNED_CONTENT_BYTES",
+    "BatchOutcome",
+    "PushHandler",
+    "decode_signed_content",
+]

@@ -15,7 +15,8 @@ batch size and the batch number, so a resumed run re-sends exactly the same batc
 under the same ids (and the gateway answers a batch it already stored with duplicates).
 
 Each batch is signed with the node key (``xinlian.batch.canonical_batch``) and streamed
-over one bidirectional ``Push`` call with at most ``window`` batches unacknowledged.
+over one bidirectional ``Push`` call with at most ``window`` batches unacknowledged. The
+request carries the signed bytes themselves (``Batch.signed_content``).
 
 Resume state: ``<FILE>.xinlian-push.json`` lists the acknowledged batch numbers. It is
 rewritten (temporary file, fsync, rename, fsync of the directory) only after the
@@ -368,16 +369,34 @@ class Pusher:
         return sign(self._key, data)
 
     def make_request(
-        self, batch_id: str, category: str, records: list[BatchRecord]
+        self,
+        batch_id: str,
+        category: str,
+        records: list[BatchRecord],
+        *,
+        structured: bool = False,
     ) -> pb.PushRequest:
-        """A signed request for these records (also used by tests and benchmarks)."""
-        signature = self.sign_batch(batch_id, category, records)
+        """A signed request for these records (also used by tests and benchmarks).
+
+        By default the request carries the signed canonical bytes themselves
+        (``Batch.signed_content``): the gateway verifies the signature over exactly
+        those bytes and parses them with its C JSON decoder. ``structured=True`` sends
+        the records as protobuf messages instead (the gateway rebuilds the bytes).
+        """
+        data = canonical_batch(self.identity.node_id, batch_id, category, records)
+        signature = sign(self._key, data)
+        if structured:
+            return pb.PushRequest(
+                batch=pb.Batch(
+                    batch_id=batch_id,
+                    category=category,
+                    records=[_to_pb(r) for r in records],
+                    signature=signature,
+                )
+            )
         return pb.PushRequest(
             batch=pb.Batch(
-                batch_id=batch_id,
-                category=category,
-                records=[_to_pb(r) for r in records],
-                signature=signature,
+                batch_id=batch_id, category=category, signed_content=data, signature=signature
             )
         )
 

@@ -129,7 +129,7 @@ def test_per_record_results_and_neighbours_kept(gateway_any: Gateway, tax_dept: 
 
 def test_altered_after_signing_refused_whole(gateway_any: Gateway, tax_dept: Identity) -> None:
     records = tax_records()
-    request = Pusher(tax_dept).make_request("b-altered", "tax", records)
+    request = Pusher(tax_dept).make_request("b-altered", "tax", records, structured=True)
     request.batch.records[2].fields["total_tax_paid"] = "999999.00"  # changed after signing
     with pytest.raises(grpc.RpcError) as err:
         push(tax_dept, [request])
@@ -170,7 +170,7 @@ def test_earlier_batches_of_the_stream_kept_when_a_later_one_is_refused(gateway:
     pusher = Pusher(tax)
     records = tax_records()
     ok = pusher.make_request("b-ok", "tax", records[:3])
-    altered = pusher.make_request("b-bad", "tax", records[3:])
+    altered = pusher.make_request("b-bad", "tax", records[3:], structured=True)
     altered.batch.records[0].version += 1
     responses: list[pb.PushResponse] = []
     with tax.channel() as channel, pytest.raises(grpc.RpcError) as err:

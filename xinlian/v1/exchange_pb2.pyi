@@ -44,16 +44,18 @@ class Record(_message.Message):
     def __init__(self, credit_code: _Optional[str] = ..., record_id: _Optional[str] = ..., version: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fields: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Batch(_message.Message):
-    __slots__ = ("batch_id", "category", "records", "signature")
+    __slots__ = ("batch_id", "category", "records", "signature", "signed_content")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_CONTENT_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     category: str
     records: _containers.RepeatedCompositeFieldContainer[Record]
     signature: bytes
-    def __init__(self, batch_id: _Optional[str] = ..., category: _Optional[str] = ..., records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    signed_content: bytes
+    def __init__(self, batch_id: _Optional[str] = ..., category: _Optional[str] = ..., records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., signature: _Optional[bytes] = ..., signed_content: _Optional[bytes] = ...) -> None: ...
 
 class RecordResult(_message.Message):
     __slots__ = ("record_id", "version", "outcome", "reason_code", "message")
