@@ -34,7 +34,6 @@ from typing import Any, NoReturn
 
 from audit.merkle import leaf_hash
 from xinlian.errors import InvalidArgument
-from xinlian.signing import canonical_json
 
 VERSION = 1
 MAX_ENTRY_BYTES = 64 * 1024
@@ -45,6 +44,7 @@ MAX_DETAILS_DEPTH = 8
 """Deepest nesting of lists/objects inside ``details`` (``details`` itself is depth 1)."""
 
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z", re.ASCII)
 _KEYS = frozenset(
     {
@@ -101,7 +101,7 @@ def _check_text(name: str, value: object, *, optional: bool = False) -> None:
         _bad(name, value, "a non-empty string" + (" or null" if optional else ""))
     if len(value) > MAX_FIELD_CHARS:
         _bad(name, f"{len(value)} characters", f"≤ {MAX_FIELD_CHARS} characters")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or not _utf8_ok(value):
+    if _CONTROL_RE.search(value) is not None or not _utf8_ok(value):
         _bad(name, value, "printable text without control characters")
 
 
@@ -155,6 +155,40 @@ def _parse_time(text: object) -> datetime:
         _bad("time", text, "a valid calendar date and time")
 
 
+def _canonical_checked(obj: dict[str, Any]) -> bytes:
+    """``canonical_json(obj)`` for an object ``_check_json_value`` has already walked
+    (no floats, string keys, 64-bit integers): the same encoding, without walking the
+    object a second time. tests/unit/test_entry.py holds the two equal."""
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def _json_obj(
+    action: Action,
+    time: datetime,
+    actor: str,
+    actor_kind: str,
+    outcome: Outcome,
+    trace_id: str,
+    credit_code: str | None,
+    subject: str | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "v": VERSION,
+        "action": action.value,
+        "time": _format_time(time),
+        "actor": actor,
+        "actor_kind": actor_kind,
+        "outcome": outcome.value,
+        "trace_id": trace_id,
+        "credit_code": credit_code,
+        "subject": subject,
+        "details": details,
+    }
+
+
 @dataclass(frozen=True)
 class Entry:
     """One audit ledger entry. Validated on construction; immutable."""
@@ -168,6 +202,7 @@ class Entry:
     credit_code: str | None = None
     subject: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    _body: bytes = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         try:
@@ -189,32 +224,47 @@ class Entry:
             _bad("details", type(self.details).__name__, "a JSON object")
         details = dict(self.details)
         _check_json_value("details", details, 0)
-        # Private deep copy (tuples become lists, the caller's objects are not shared),
-        # read-only at the top level.
-        frozen = MappingProxyType(json.loads(canonical_json(details)))
+        time = self.time.astimezone(UTC)
+        # The canonical bytes, encoded once (``encode`` returns them; the entry is
+        # immutable), and from them a private deep copy of details (tuples become lists,
+        # the caller's objects are not shared), read-only at the top level.
+        body = _canonical_checked(
+            _json_obj(
+                action,
+                time,
+                self.actor,
+                self.actor_kind,
+                outcome,
+                self.trace_id,
+                self.credit_code,
+                self.subject,
+                details,
+            )
+        )
+        frozen = MappingProxyType(json.loads(body)["details"])
         object.__setattr__(self, "action", action)
         object.__setattr__(self, "outcome", outcome)
-        object.__setattr__(self, "time", self.time.astimezone(UTC))
+        object.__setattr__(self, "time", time)
         object.__setattr__(self, "details", frozen)
+        object.__setattr__(self, "_body", body)
 
     def to_json_obj(self) -> dict[str, Any]:
         """The JSON object that ``encode`` serializes."""
-        return {
-            "v": VERSION,
-            "action": self.action.value,
-            "time": _format_time(self.time),
-            "actor": self.actor,
-            "actor_kind": self.actor_kind,
-            "outcome": self.outcome.value,
-            "trace_id": self.trace_id,
-            "credit_code": self.credit_code,
-            "subject": self.subject,
-            "details": dict(self.details),
-        }
+        return _json_obj(
+            self.action,
+            self.time,
+            self.actor,
+            self.actor_kind,
+            self.outcome,
+            self.trace_id,
+            self.credit_code,
+            self.subject,
+            dict(self.details),
+        )
 
     def encode(self) -> bytes:
         """Canonical bytes; raises ``InvalidArgument`` above ``MAX_ENTRY_BYTES``."""
-        data = canonical_json(self.to_json_obj())
+        data = self._body
         if len(data) > MAX_ENTRY_BYTES:
             _bad("encoded", f"{len(data)} bytes", f"≤ {MAX_ENTRY_BYTES} bytes")
         return data

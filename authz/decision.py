@@ -38,6 +38,12 @@ The ranking is grantee (GRANTEE_MISMATCH) < category (CATEGORY_NOT_GRANTED) < pu
 GRANT_USED_UP). GRANTEE_MISMATCH tells the audit ledger that grants exist but for another
 node; its message names neither the other node nor the grant, and the edge may show it
 to the consumer as NO_GRANT.
+
+Fast path: with ``DEFAULT_POLICY`` (the query path), ``decide`` first evaluates the same
+rules as plain conditions, raising nothing; when they allow, that is the decision. Any
+other outcome (a refusal, or a policy other than the default) is decided by the
+composable policy above, which explains the refusal. The two agree on every allow
+(tests/unit/test_decision.py checks them against each other).
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ DATA_CONSUMER_KINDS = frozenset(
     {ConsumerKind.CITY_PLATFORM, ConsumerKind.INSTITUTION, ConsumerKind.GATEWAY}
 )
 SELF_QUERY_KINDS = frozenset({ConsumerKind.CITY_PLATFORM, ConsumerKind.GATEWAY})
+_CONSUMER_KINDS = frozenset(k.value for k in ConsumerKind)
 
 
 class ReasonCode(StrEnum):
@@ -130,7 +137,7 @@ class Consumer:
 
     def __post_init__(self) -> None:
         check_node_id(self.node_id, field_name="consumer.node_id")
-        if self.kind not in frozenset(ConsumerKind):
+        if self.kind not in _CONSUMER_KINDS:
             raise InvalidArgument.field(
                 "consumer.kind", self.kind, "one of " + ", ".join(k.value for k in ConsumerKind)
             )
@@ -307,6 +314,41 @@ class GrantMatch:
     fields: frozenset[str]
 
 
+def _active_matches(
+    grants: Sequence[GrantState],
+    category: Category,
+    credit_code: str,
+    consumer_node_id: str,
+    purpose: Purpose,
+    now: datetime,
+) -> list[GrantMatch]:
+    """The grants that pass every test of (7): this enterprise, this grantee, covering
+    some of the category, this purpose, active at ``now``. Raises nothing."""
+    matches: list[GrantMatch] = []
+    field_names: tuple[str, ...] | None = None
+    for state in grants:
+        grant = state.grant
+        if (
+            grant.credit_code != credit_code
+            or grant.grantee_node_id != consumer_node_id
+            or grant.purpose != purpose
+        ):
+            continue
+        if field_names is None:
+            field_names = category.field_names
+        covered = grant.covered_fields(category.id, field_names)
+        if covered and state.status_at(now) is GrantStatus.ACTIVE:
+            matches.append(GrantMatch(state, covered))
+    return matches
+
+
+def _best(matches: Sequence[GrantMatch]) -> GrantMatch:
+    return min(
+        matches,
+        key=lambda m: (-len(m.fields), m.state.grant.not_after, m.state.grant.grant_id),
+    )
+
+
 def select_grant(ctx: QueryContext) -> GrantMatch:
     """The best active matching grant, or AccessDenied with the closest miss's reason.
 
@@ -314,8 +356,13 @@ def select_grant(ctx: QueryContext) -> GrantMatch:
     that lapses first (longer grants are kept for later), then the smallest grant id.
     """
     category = ctx.category
+    matches = _active_matches(
+        ctx.grants, category, ctx.enterprise.credit_code, ctx.consumer.node_id, ctx.purpose, ctx.now
+    )
+    if matches:
+        return _best(matches)
+    # no match: the closest miss names the reason
     best_miss: tuple[int, ReasonCode, str, str | None] | None = None
-    matches: list[GrantMatch] = []
     for state in ctx.grants:
         grant = state.grant
         if grant.credit_code != ctx.enterprise.credit_code:
@@ -353,15 +400,8 @@ def select_grant(ctx: QueryContext) -> GrantMatch:
                     f"grant {grant.grant_id} is {status.value}",
                     grant.grant_id,
                 )
-        if miss is None:
-            matches.append(GrantMatch(state, covered))
-        elif best_miss is None or miss[0] > best_miss[0]:
+        if miss is not None and (best_miss is None or miss[0] > best_miss[0]):
             best_miss = miss
-    if matches:
-        return min(
-            matches,
-            key=lambda m: (-len(m.fields), m.state.grant.not_after, m.state.grant.grant_id),
-        )
     if best_miss is None:
         raise deny(
             ReasonCode.NO_GRANT,
@@ -391,6 +431,12 @@ def decide(
     """Decide one query. Never raises for a denial: the Decision carries the reason."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidArgument.field("now", now, "a timezone-aware datetime")
+    if policy is DEFAULT_POLICY:
+        allowed = _allow_fast(
+            consumer, category, purpose, enterprise_state, grants, now, self_query
+        )
+        if allowed is not None:
+            return allowed
     ctx = QueryContext(
         consumer=consumer,
         category=category,
@@ -420,5 +466,44 @@ def decide(
             fields=frozenset(),
             raw=False,
         )
+    grant_id = match.state.grant.grant_id
+    return Decision(True, None, f"allowed under grant {grant_id}", grant_id, match.fields, False)
+
+
+def _allow_fast(
+    consumer: Consumer,
+    category: Category,
+    purpose: Purpose,
+    enterprise: EnterpriseState,
+    grants: Sequence[GrantState],
+    now: datetime,
+    self_query: bool,
+) -> Decision | None:
+    """``DEFAULT_POLICY``'s allow, as plain conditions: the allowing Decision, or None
+    when the policy must be run (to refuse, with its reason)."""
+    # (1) consumer kind
+    kind = consumer.kind
+    if kind not in DATA_CONSUMER_KINDS:
+        return None
+    if self_query:
+        # (2), (3) do not hold the enterprise's own query; (4) allows it, raw
+        if kind not in SELF_QUERY_KINDS:
+            return None
+        all_fields = frozenset(category.field_names)
+        return Decision(True, None, "the enterprise's own query", None, all_fields, raw=True)
+    # (2) frozen, (3) open objection, (5) purpose
+    if enterprise.frozen or enterprise.open_objections > 0 or purpose not in category.purposes:
+        return None
+    # (6) public category
+    if category.public:
+        message = f"category {category.id} is public"
+        return Decision(True, None, message, None, frozenset(category.field_names), raw=False)
+    # (7) an active matching grant
+    matches = _active_matches(
+        grants, category, enterprise.credit_code, consumer.node_id, purpose, now
+    )
+    if not matches:
+        return None
+    match = _best(matches)
     grant_id = match.state.grant.grant_id
     return Decision(True, None, f"allowed under grant {grant_id}", grant_id, match.fields, False)

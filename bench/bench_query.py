@@ -12,22 +12,70 @@ disclosures rows before the reply. The figure is the query rate divided by
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+import grpc
 from common import BenchContext, Figure, closed_loop
 
 CONCURRENCY = 16
 CATEGORIES = ("registration", "tax")
 WARMUP_CALLS = 50
+# The gateway runs as `xinlian gateway serve --workers GATEWAY_WORKERS` (SO_REUSEPORT);
+# a connection stays on one worker, so with several workers the client spreads its
+# CONCURRENCY callers over CLIENT_CHANNELS connections (round robin). The echo baseline
+# is ONE server process and ONE connection; extra says which setting this run used.
+GATEWAY_WORKERS = int(os.environ.get("XINLIAN_BENCH_QUERY_WORKERS", "1"))
+CLIENT_CHANNELS = int(os.environ.get("XINLIAN_BENCH_QUERY_CHANNELS", "8"))
+
+
+def _start_gateway(home: Path, db_url: str | None, workers: int) -> Any:
+    """``xinlian gateway serve --workers N`` as a subprocess (tests' GatewayProcess with
+    the --workers option)."""
+    import subprocess
+
+    from support.processes import GatewayProcess
+
+    class PoolProcess(GatewayProcess):
+        def start(self) -> PoolProcess:
+            env = dict(os.environ)
+            if self.db_url:
+                env["XINLIAN_DB_URL"] = self.db_url
+            log = open(self.home / f"serve-{self.port}.log", "ab")  # noqa: SIM115
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "xinlian.cli",
+                    "gateway",
+                    "serve",
+                    "--home",
+                    str(self.home),
+                    "--listen",
+                    self.address,
+                    "--enroll-listen",
+                    self.enroll_address,
+                    "--log-level",
+                    "WARNING",
+                    "--workers",
+                    str(workers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+            self.wait_serving()
+            return self
+
+    return PoolProcess(home, db_url=db_url).start()
 
 
 def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
     """A gateway process with a platform, a bank, a registered enterprise, records and a
     grant. Returns (process, bank identity, credit code)."""
-    from support.processes import GatewayProcess
-
     from authz.sample_data import generate_enterprises
     from gateway.home import init_home
     from gateway.store.db import Store
@@ -43,7 +91,7 @@ def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
     from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
     config = init_home(home / "gw", db_url=db_url)
-    proc = GatewayProcess(config.home, db_url=db_url).start()
+    proc = _start_gateway(config.home, db_url, GATEWAY_WORKERS)
     ca = config.ca_cert.read_bytes()
     admin = Identity.load(config.admin_identity, gateway=proc.address)
 
@@ -145,27 +193,50 @@ def _measure(ctx: BenchContext, name: str, db_url: str | None) -> Figure:
 
     home = ctx.scratch(name)
     proc, bank, code = _prepare(home, db_url)
+    channels_used = CLIENT_CHANNELS if GATEWAY_WORKERS > 1 else 1
     try:
         request = query_request(code, Purpose.FINANCING, CATEGORIES)
 
         async def client() -> tuple[float, dict[str, float]]:
-            async with bank.aio_channel() as channel:
-                stub = exchange_pb2_grpc.ExchangeServiceStub(channel)
-                for _ in range(WARMUP_CALLS):
-                    response = await stub.Query(request, timeout=10)
-                assert all(r.allowed and r.records for r in response.categories), response
+            # one connection per channel: a distinct channel argument keeps grpc from
+            # sharing one subchannel between them
+            channels = [
+                grpc.aio.secure_channel(
+                    bank.gateway,
+                    bank.credentials(),
+                    options=[*bank._options(), ("xinlian.bench.channel", i)],
+                )
+                for i in range(channels_used)
+            ]
+            try:
+                stubs = [exchange_pb2_grpc.ExchangeServiceStub(c) for c in channels]
+                for stub in stubs:
+                    for _ in range(WARMUP_CALLS):
+                        response = await stub.Query(request, timeout=10)
+                    assert all(r.allowed and r.records for r in response.categories), response
+                next_stub = itertools.cycle(stubs)
                 result = await closed_loop(
-                    lambda i: stub.Query(request, timeout=10),
+                    lambda i: next(next_stub).Query(request, timeout=10),
                     concurrency=CONCURRENCY,
                     duration_s=ctx.duration_s,
                 )
+            finally:
+                for c in channels:
+                    await c.close()
             return result.rate, result.summary()
 
         qps, summary = asyncio.run(client())
     finally:
         proc.stop()
     baseline = float(ctx.shared.get("mtls_echo_qps") or 0.0)
-    return Figure(qps, baseline, "requests/s", {**summary, "categories": ",".join(CATEGORIES)})
+    extra = {
+        **summary,
+        "categories": ",".join(CATEGORIES),
+        "gateway_workers": GATEWAY_WORKERS,
+        "client_channels": channels_used,
+        "baseline": "mtls_echo_qps: one server process, one client channel",
+    }
+    return Figure(qps, baseline, "requests/s", extra)
 
 
 def run(ctx: BenchContext) -> dict[str, Figure]:

@@ -19,6 +19,9 @@ HOME_OPTION = click.option(
     "--home", type=click.Path(path_type=Path), required=True, help="Gateway home directory."
 )
 DB_ENV = "XINLIAN_DB_URL"
+MAX_WORKERS = 64
+WORKER_POLL_S = 0.2
+WORKER_STOP_TIMEOUT_S = 15.0
 
 
 def load_config(home: Path, **overrides: object) -> GatewayConfig:
@@ -101,8 +104,29 @@ def config_cmd(home: Path) -> None:
 @click.option("--listen", help="mTLS address HOST:PORT (default from config).")
 @click.option("--enroll-listen", help="Enrollment address HOST:PORT (default from config).")
 @click.option("--log-level", default="INFO", show_default=True)
-def serve_cmd(home: Path, listen: str | None, enroll_listen: str | None, log_level: str) -> None:
-    """Serve gRPC: TLS only, client certificates required on the main listener."""
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Gateway processes sharing the listen ports (SO_REUSEPORT) and the store.",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Worker of a --workers pool.")
+def serve_cmd(
+    home: Path,
+    listen: str | None,
+    enroll_listen: str | None,
+    log_level: str,
+    workers: int,
+    reuse_port: bool,
+) -> None:
+    """Serve gRPC: TLS only, client certificates required on the main listener.
+
+    With --workers N, N processes serve the same ports: each is a full, stateless
+    gateway replica (its own caches, bounded by their TTLs, and its own group committer);
+    they share the store, whose ledger_head row sequences the one ledger. The kernel
+    spreads new connections over the processes; one client connection stays on one.
+    """
     from gateway.runtime import build_runtime
     from gateway.server import serve_forever
 
@@ -110,8 +134,72 @@ def serve_cmd(home: Path, listen: str | None, enroll_listen: str | None, log_lev
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     config = load_config(home, listen=listen, enroll_listen=enroll_listen)
+    if workers > 1:
+        _serve_pool(home, config, log_level, workers)
+        return
     runtime = build_runtime(config)
-    asyncio.run(serve_forever(runtime, config.listen, config.enroll_listen))
+    asyncio.run(serve_forever(runtime, config.listen, config.enroll_listen, reuse_port=reuse_port))
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the pool process dies, even by SIGKILL
+    (Linux; elsewhere the pool's own shutdown stops the workers)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int) -> None:
+    """Run ``workers`` worker processes on the same ports; stop them all on SIGINT or
+    SIGTERM, or as soon as one of them exits."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # (1) fixed ports only: with port 0 every worker would get a port of its own
+    for name, address in (("--listen", config.listen), ("--enroll-listen", config.enroll_listen)):
+        if address and address.rsplit(":", 1)[-1] == "0":
+            raise click.BadParameter(f"{address}: --workers needs a fixed port", param_hint=name)
+    # (2) start the workers, each a full gateway with SO_REUSEPORT
+    command = [sys.executable, "-m", "xinlian.cli", "gateway", "serve", "--home", str(home)]
+    command += ["--listen", config.listen, "--log-level", log_level, "--reuse-port"]
+    if config.enroll_listen:
+        command += ["--enroll-listen", config.enroll_listen]
+    procs = [subprocess.Popen(command, preexec_fn=_die_with_parent) for _ in range(workers)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # (3) supervise: the pool lives while every worker lives
+    code = 0
+    while not stopping:
+        exited = [p for p in procs if p.poll() is not None]
+        if exited:
+            code = exited[0].returncode or 1
+            break
+        time.sleep(WORKER_POLL_S)
+    # (4) stop the others, gracefully first
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if code:
+        raise SystemExit(code)
 
 
 @gateway_group.command("stats")

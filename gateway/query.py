@@ -65,7 +65,12 @@ from gateway.enterprises import (
     remember_nonce,
 )
 from gateway.grants_store import consume_use, read_grant_states
-from gateway.query_reads import ParsedFields, StoredRecord, latest_records, placeholder
+from gateway.query_reads import (
+    ParsedFields,
+    StoredRecord,
+    latest_records,
+    placeholder,
+)
 from gateway.runtime import Runtime, new_trace_id
 from gateway.services.convert import purpose_from_wire, ts
 from gateway.store.timeutil import to_us
@@ -94,6 +99,7 @@ _DISCLOSURE_COLUMNS = (
     "time_us",
 )
 MAX_VALID_CODES_CACHE = 100_000
+MAX_CONSUMERS_CACHE = 10_000
 
 
 # -- values between the steps ----------------------------------------------------------
@@ -153,6 +159,8 @@ class QueryHandler:
         self.all_categories = tuple(rt.catalog.categories.values())
         self.postgres = not rt.store.sqlite
         self.valid_codes: set[str] = set()  # credit codes whose check character passed
+        self.consumers: dict[tuple[str, str], Consumer] = {}  # checked Consumer values
+        self._insert_disclosures: dict[str, str] = {}
 
     # -- RPCs ---------------------------------------------------------------------------
 
@@ -296,8 +304,18 @@ class QueryHandler:
 
     # -- (3)-(7) ------------------------------------------------------------------------
 
+    def _consumer(self, caller: Caller) -> Consumer:
+        key = (caller.node_id, caller.kind)
+        consumer = self.consumers.get(key)
+        if consumer is None:
+            consumer = Consumer(caller.node_id, caller.kind)
+            if len(self.consumers) >= MAX_CONSUMERS_CACHE:
+                self.consumers.clear()
+            self.consumers[key] = consumer
+        return consumer
+
     async def run(self, caller: Caller, specs: Sequence[QuerySpec]) -> list[pb.QueryResponse]:
-        consumer = Consumer(caller.node_id, caller.kind)
+        consumer = self._consumer(caller)
         now = self.rt.clock.now()
         # (3) state and grants from the cache; what is missing in one read
         views, grants = await self._load_state(caller.node_id, specs)
@@ -431,42 +449,35 @@ class QueryHandler:
         disclosure_rows: list[tuple[Any, ...]] = []
         for item in prepared:
             spec = item.spec
-            read = self._read_and_mask(conn, item)
+            outcomes = self._read_and_mask(conn, item)
             # the uses of max_uses grants, counted only if some are left
             used_up = frozenset(
                 grant_id
                 for grant_id in sorted(item.max_uses_grants)
                 if not consume_use(conn, grant_id)
             )
-            outcomes = tuple(_used_up(o) if o.decision.grant_id in used_up else o for o in read)
+            if used_up:
+                outcomes = tuple(
+                    _used_up(o) if o.decision.grant_id in used_up else o for o in outcomes
+                )
             if spec.self_query is not None:
                 remember_nonce(
                     conn, spec.credit_code, spec.self_query.nonce, item.now, postgres=self.postgres
                 )
             index = ledger.append(_entry(item, outcomes))
-            time_us = to_us(item.now)
-            for outcome in outcomes:
-                for record, masked in outcome.records:
-                    disclosure_rows.append(
-                        (
-                            index,
-                            record.pk,
-                            item.consumer.node_id,
-                            outcome.decision.grant_id,
-                            spec.purpose.value,
-                            json.dumps({f.name: f.mask for f in masked}, separators=(",", ":")),
-                            spec.trace_id,
-                            time_us,
-                        )
-                    )
+            disclosure_rows.extend((index, *row) for row in _disclosures(item, outcomes))
             out.append(Committed(index, outcomes, used_up))
         if disclosure_rows:
+            # inserted once for the whole group, after its last unit (same transaction)
             mark = placeholder(conn)
-            conn.exec_driver_sql(
-                f"INSERT INTO disclosures ({', '.join(_DISCLOSURE_COLUMNS)}) "
-                f"VALUES ({', '.join([mark] * len(_DISCLOSURE_COLUMNS))})",
-                disclosure_rows,
-            )
+            statement = self._insert_disclosures.get(mark)
+            if statement is None:
+                statement = (
+                    f"INSERT INTO disclosures ({', '.join(_DISCLOSURE_COLUMNS)}) "
+                    f"VALUES ({', '.join([mark] * len(_DISCLOSURE_COLUMNS))})"
+                )
+                self._insert_disclosures[mark] = statement
+            ledger.insert_later(statement, disclosure_rows)
         return out
 
     def _response(self, item: Prepared, done: Committed) -> pb.QueryResponse:
@@ -531,6 +542,25 @@ def _used_up(outcome: CategoryOutcome) -> CategoryOutcome:
     )
     decision = Decision(False, denial.reason, denial.message, grant_id, frozenset(), False)
     return CategoryOutcome(outcome.category, decision, [])
+
+
+def _disclosures(item: Prepared, outcomes: Sequence[CategoryOutcome]) -> list[tuple[Any, ...]]:
+    """The disclosures rows of one query, every column but the ledger index (first)."""
+    spec = item.spec
+    time_us = to_us(item.now)
+    return [
+        (
+            record.pk,
+            item.consumer.node_id,
+            outcome.decision.grant_id,
+            spec.purpose.value,
+            json.dumps({f.name: f.mask for f in masked}, separators=(",", ":")),
+            spec.trace_id,
+            time_us,
+        )
+        for outcome in outcomes
+        for record, masked in outcome.records
+    ]
 
 
 def _entry(item: Prepared, outcomes: Sequence[CategoryOutcome]) -> Entry:

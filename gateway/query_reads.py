@@ -64,9 +64,16 @@ def placeholder(conn: Connection) -> str:
     return "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
 
 
+def driver_cursor(conn: Connection) -> Any:
+    """A cursor of the driver connection under ``conn``, in ``conn``'s transaction: the
+    hot statements skip SQLAlchemy's per-statement work (close it after use)."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
 def _statement(mark: str, n: int) -> str:
-    """One SQL text per (driver, number of categories), run as driver SQL: the hot read
-    skips statement compilation and IN-list expansion."""
+    """One SQL text per (driver, number of categories), run on the driver's cursor: the
+    hot read skips statement compilation and IN-list expansion. The WHERE clause is the
+    index ``ix_records_code_category`` (credit_code, category)."""
     stmt = _statements.get((mark, n))
     if stmt is None:
         marks = ", ".join([mark] * n)
@@ -90,32 +97,38 @@ def latest_records(
     ``per_category`` of each category."""
     if not categories:
         return []
-    params = (credit_code, *categories)
-    best: dict[tuple[str, str], Any] = {}
-    for row in conn.exec_driver_sql(_statement(placeholder(conn), len(categories)), params):
-        key = (row.source_node_id, row.record_id)
+    cursor = driver_cursor(conn)
+    try:
+        cursor.execute(_statement(placeholder(conn), len(categories)), (credit_code, *categories))
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    # row: (id, source_node_id, record_id, version, category, event_time_us, fields)
+    best: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for row in rows:
+        key = (row[1], row[2])
         seen = best.get(key)
-        if seen is None or row.version > seen.version:
+        if seen is None or row[3] > seen[3]:
             best[key] = row
-    ordered = sorted(best.values(), key=lambda r: (-r.event_time_us, r.source_node_id, r.record_id))
+    ordered = sorted(best.values(), key=lambda r: (-r[5], r[1], r[2]))
     parsed = parsed or ParsedFields()
     counts: dict[str, int] = {}
     out: list[StoredRecord] = []
-    for row in ordered:
-        n = counts.get(row.category, 0)
+    for pk, source, record_id, version, category, event_time_us, fields in ordered:
+        n = counts.get(category, 0)
         if n >= per_category:
             continue
-        counts[row.category] = n + 1
+        counts[category] = n + 1
         out.append(
             StoredRecord(
-                pk=int(row.id),
-                source_node_id=row.source_node_id,
-                record_id=row.record_id,
-                version=int(row.version),
+                pk=int(pk),
+                source_node_id=source,
+                record_id=record_id,
+                version=int(version),
                 credit_code=credit_code,
-                category=row.category,
-                event_time=from_us(row.event_time_us),
-                fields=parsed.get(int(row.id), row.fields),
+                category=category,
+                event_time=from_us(event_time_us),
+                fields=parsed.get(int(pk), fields),
             )
         )
     return out

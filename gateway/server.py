@@ -91,15 +91,19 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
 
 
-async def start(rt: Runtime, listen: str, enroll_listen: str | None) -> RunningGateway:
-    """Start serving; ports ending in ``:0`` are chosen by the OS (tests)."""
+async def start(
+    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+) -> RunningGateway:
+    """Start serving; ports ending in ``:0`` are chosen by the OS (tests). With
+    ``reuse_port`` several worker processes listen on the same ports (SO_REUSEPORT; the
+    kernel spreads new connections over them)."""
     server = aio.server(
         interceptors=[ChainInterceptor(rt.gate)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_concurrent_streams", MAX_CONCURRENT_STREAMS),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     add_services(server, rt)
@@ -122,8 +126,10 @@ async def start(rt: Runtime, listen: str, enroll_listen: str | None) -> RunningG
     return RunningGateway(server, rt, port, enroll_port, health_servicer, background)
 
 
-async def serve_forever(rt: Runtime, listen: str, enroll_listen: str | None) -> None:
-    running = await start(rt, listen, enroll_listen)
+async def serve_forever(
+    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+) -> None:
+    running = await start(rt, listen, enroll_listen, reuse_port=reuse_port)
     log.info(
         "gateway serving mTLS on port %d, enrollment on port %d", running.port, running.enroll_port
     )

@@ -33,6 +33,7 @@ log = logging.getLogger("xinlian.rpc")
 _meter = metrics.get_meter("xinlian.gateway")
 _calls = _meter.create_counter("xinlian.rpc.calls", description="RPCs by method and code")
 _latency = _meter.create_histogram("xinlian.rpc.duration", unit="ms")
+MAX_WRAPPED_METHODS = 1024  # bounds the per-method cache (unknown methods never reach it)
 
 
 class ChainInterceptor(aio.ServerInterceptor):
@@ -40,6 +41,9 @@ class ChainInterceptor(aio.ServerInterceptor):
 
     def __init__(self, gate: NodeGate) -> None:
         self._gate = gate
+        # method → (the service's handler, its wrapped handler): the steps are per
+        # method, not per call, so each handler is wrapped once
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -50,7 +54,13 @@ class ChainInterceptor(aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        return _wrap(handler, _Steps(self._gate, method))
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(handler, _Steps(self._gate, method))
+        if len(self._wrapped) < MAX_WRAPPED_METHODS:
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
 
 class _Steps:
@@ -86,6 +96,8 @@ class _Steps:
         attrs = {"method": self.method, "code": code.name}
         _calls.add(1, attrs)
         _latency.record(elapsed_ms, attrs)
+        if not log.isEnabledFor(logging.INFO):
+            return
         log.info(
             "rpc method=%s caller=%s code=%s ms=%.1f request_id=%s",
             self.method,

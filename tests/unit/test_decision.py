@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authz.catalog import Catalog, Category, Purpose
 from authz.decision import (
@@ -13,6 +15,7 @@ from authz.decision import (
     AllOf,
     AnyOf,
     Consumer,
+    ConsumerKind,
     ConsumerKindAllowed,
     Decision,
     EnterpriseState,
@@ -373,3 +376,72 @@ def test_a_lax_policy_still_needs_a_grant_for_non_public_data() -> None:
 
 def test_default_policy_is_an_all_of() -> None:
     assert isinstance(DEFAULT_POLICY, AllOf)
+
+
+# -- the fast path agrees with the composable policy -----------------------------------
+
+_SLOW_DEFAULT = AllOf([DEFAULT_POLICY])  # same rules, but not DEFAULT_POLICY: no fast path
+
+
+@given(
+    kind=st.sampled_from([k.value for k in ConsumerKind]),
+    node=st.sampled_from(["bank-a", "bank-b", "city-fz"]),
+    category=st.sampled_from([REGISTRATION, TAX]),
+    purpose=st.sampled_from(list(Purpose)),
+    frozen=st.booleans(),
+    objections=st.integers(min_value=0, max_value=2),
+    self_query=st.booleans(),
+    grants=st.lists(
+        st.builds(
+            lambda code, grantee, cats, fields, purpose, start, days, max_uses, uses, revoked: (
+                GrantState(
+                    grant(
+                        credit_code=code,
+                        grantee_node_id=grantee,
+                        categories=frozenset(cats),
+                        fields=frozenset(fields) if not cats else frozenset(),
+                        purpose=purpose,
+                        not_before=NOW + timedelta(days=start),
+                        not_after=NOW + timedelta(days=start + days),
+                        max_uses=max_uses,
+                        issued_at=NOW + timedelta(days=start - 1),
+                    ),
+                    uses=uses,
+                    revoked_at=NOW - timedelta(hours=1) if revoked else None,
+                )
+            ),
+            st.sampled_from([CODE, OTHER_CODE]),
+            st.sampled_from(["bank-a", "bank-b"]),
+            st.sets(st.sampled_from(["tax", "registration"]), max_size=2),
+            st.sets(st.sampled_from(["tax.amount", "tax.grade", "registration.name"]), min_size=1),
+            st.sampled_from(list(Purpose)),
+            st.integers(min_value=-10, max_value=5),
+            st.integers(min_value=1, max_value=20),
+            st.one_of(st.none(), st.integers(min_value=1, max_value=3)),
+            st.integers(min_value=0, max_value=3),
+            st.booleans(),
+        ),
+        max_size=4,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_path_decides_exactly_like_the_policy(
+    kind: str,
+    node: str,
+    category: Category,
+    purpose: Purpose,
+    frozen: bool,
+    objections: int,
+    self_query: bool,
+    grants: list[GrantState],
+) -> None:
+    args = (
+        Consumer(node, kind),
+        category,
+        purpose,
+        EnterpriseState(CODE, frozen=frozen, open_objections=objections),
+        grants,
+        NOW,
+        self_query,
+    )
+    assert decide(*args) == decide(*args, policy=_SLOW_DEFAULT)

@@ -327,3 +327,31 @@ def test_property_any_byte_change_is_rejected_or_different(e: Entry, data: st.Da
         return
     assert other != e
     assert other.encode() == bytes(encoded)
+
+
+_JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=8),
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(details=st.dictionaries(st.text(max_size=6), _JSON_VALUES, max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_bytes_encoded_once_equal_canonical_json(details: dict[str, Any]) -> None:
+    e = make(details=details)
+    # encode() returns the bytes computed at construction: canonical JSON of to_json_obj()
+    assert e.encode() == canonical_json(e.to_json_obj())
+    assert e.encode() is e.encode()
+    assert Entry.decode(e.encode()) == e
+    assert json.loads(e.encode())["details"] == dict(e.details)
