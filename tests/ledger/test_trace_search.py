@@ -99,9 +99,7 @@ def test_trace_cli_table_and_json(seeded) -> None:  # type: ignore[no-untyped-de
     # every flow about the enterprise: the entries naming it, and the push batch that
     # brought its records (a batch spans enterprises, so it names none)
     assert {e["action"] for e in flows["entries"]} >= {"query", "push.batch"}
-    assert all(
-        e["credit_code"] == CODE_A or e["action"] == "push.batch" for e in flows["entries"]
-    )
+    assert all(e["credit_code"] == CODE_A or e["action"] == "push.batch" for e in flows["entries"])
     missing = CliRunner().invoke(cli, [*base, "--record", "nope"])
     assert missing.exit_code != 0
 
