@@ -39,6 +39,7 @@ from sqlalchemy import Connection
 from audit.checkpoint import NoteSigner, NoteVerifier
 from audit.entry import Action, Entry, Outcome
 from audit.verify_export import CHECKPOINT_FILE, ENTRIES_FILE, VERIFIER_KEY_FILE, verify_export
+from authz.catalog import Catalog
 from gateway.cli import load_config
 from gateway.config import GatewayConfig
 from gateway.store.db import Store
@@ -497,14 +498,19 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
             "trace",
         ),
     )
+    # With no grant, a disclosure was either of a public category or the enterprise's
+    # own (self) query: non-public data leaves without a grant in no other way.
+    public = {c.id for c in Catalog.default().categories.values() if c.public}
+    all_public = all(s.category in public for s in trace.sources)
     for d in trace.destinations:
+        basis = d.grant_id or ("(public)" if all_public else "(self query)")
         shown = ", ".join(
             f"{f}={'raw' if m == 'keep' else m}" for f, m in zip(d.fields, d.masks, strict=True)
         )
         destinations.add_row(
             d.consumer_node_id,
             shown,
-            d.grant_id or "(public)",
+            basis,
             d.purpose,
             _ts(d.time),
             str(d.ledger_index),
