@@ -186,3 +186,28 @@ def test_the_engine_flags_the_edited_rows(seeded: Seeded) -> None:
     _edit(seeded.store, seeded.at(0), action="grant.revoked")
     _edit(seeded.store, seeded.at(3), time_us=0)
     assert candidates() == [seeded.at(0), seeded.at(3)]
+
+
+def test_edited_leaf_hash_alone_is_named(seeded: Seeded) -> None:
+    """A stored leaf hash edited under an intact body: the row is named."""
+    idx = seeded.at(2)
+    _edit(seeded.store, idx, leaf_hash=bytes(32))
+    report = verify(seeded.config, seeded.store)
+    assert not report.ok
+    # the row is named; the signed root (built from the stored hashes) fails as well
+    assert [p.index for p in report.problems if p.code == "LEAF_MISMATCH"] == [idx]
+    assert "ROOT_MISMATCH" in {p.code for p in report.problems}
+
+
+def test_malformed_body_time_is_still_reported(seeded: Seeded) -> None:
+    """A body holding an impossible date (February 31st) can only be forged: the hash
+    check names it, whatever the engine's column check makes of the date."""
+    t = schema.ledger_entries.c
+    idx = seeded.at(0)
+    body = seeded.store.read(lambda c: c.execute(select(t.body).where(t.idx == idx)).scalar_one())
+    forged = bytes(body).replace(b'"time":"2024-05-01T', b'"time":"2024-02-31T')
+    assert forged != body
+    _edit(seeded.store, idx, body=forged)
+    report = verify(seeded.config, seeded.store)
+    assert report.first_bad_index == idx
+    assert report.problems[0].code == "LEAF_MISMATCH"
