@@ -49,7 +49,7 @@ would no longer be producible. XinLian does not do that today.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 """Size in bytes of every hash handled here (SHA-256)."""
@@ -127,6 +127,54 @@ def _check_tree(leaf_hashes: Sequence[bytes], tree_size: int) -> None:
         raise ProofError(f"tree_size: got {tree_size}, want <= {len(leaf_hashes)} known leaves")
 
 
+SubtreeHash = Callable[[int, int], bytes]
+"""MTH of the leaves ``[begin, end)``: how a proof algorithm asks for a subtree hash."""
+
+
+def inclusion_path(subtree: SubtreeHash, index: int, tree_size: int) -> list[bytes]:
+    """PATH(index, D[tree_size]) of RFC 9162 §2.1.3.1 for ``0 <= index < tree_size``,
+    asking ``subtree`` for each sibling; the proof lists them from the leaf upwards.
+
+    Shared by :func:`inclusion_proof` (hashes from a list of leaves) and the gateway's
+    cached hash levels (hashes from stored subtree roots)."""
+    # Walk down from the root; each step records the sibling subtree we do not enter.
+    top_down: list[bytes] = []
+    begin, end = 0, tree_size
+    while end - begin > 1:
+        k = _largest_power_of_two_below(end - begin)
+        if index < begin + k:
+            top_down.append(subtree(begin + k, end))
+            end = begin + k
+        else:
+            top_down.append(subtree(begin, begin + k))
+            begin = begin + k
+    top_down.reverse()
+    return top_down
+
+
+def consistency_path(subtree: SubtreeHash, first: int, second: int) -> list[bytes]:
+    """PROOF(first, D[second]) of RFC 9162 §2.1.4.1 for ``0 < first < second``, asking
+    ``subtree`` for each hash."""
+    # SUBPROOF(m, D[begin:end], complete), unrolled from the root down.
+    top_down: list[bytes] = []
+    begin, end, m, complete = 0, second, first, True
+    while True:
+        n = end - begin
+        if m == n:
+            if not complete:
+                top_down.append(subtree(begin, end))
+            break
+        k = _largest_power_of_two_below(n)
+        if m <= k:
+            top_down.append(subtree(begin + k, end))
+            end = begin + k
+        else:
+            top_down.append(subtree(begin, begin + k))
+            begin, m, complete = begin + k, m - k, False
+    top_down.reverse()
+    return top_down
+
+
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, tree_size: int) -> list[bytes]:
     """PATH(index, D[tree_size]) of RFC 9162 §2.1.3.1, over the first ``tree_size`` leaves.
 
@@ -136,19 +184,7 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, tree_size: int) ->
     _check_size("index", index)
     if index >= tree_size:
         raise ProofError(f"index: got {index}, want < tree_size {tree_size}")
-    # Walk down from the root; each step records the sibling subtree we do not enter.
-    top_down: list[bytes] = []
-    begin, end = 0, tree_size
-    while end - begin > 1:
-        k = _largest_power_of_two_below(end - begin)
-        if index < begin + k:
-            top_down.append(_subtree_root(leaf_hashes, begin + k, end))
-            end = begin + k
-        else:
-            top_down.append(_subtree_root(leaf_hashes, begin, begin + k))
-            begin = begin + k
-    top_down.reverse()
-    return top_down
+    return inclusion_path(lambda b, e: _subtree_root(leaf_hashes, b, e), index, tree_size)
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> list[bytes]:
@@ -162,24 +198,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], first: int, second: int) -> 
         raise ProofError(f"first: got {first}, want <= second {second}")
     if first == 0 or first == second:
         return []
-    # SUBPROOF(m, D[begin:end], complete), unrolled from the root down.
-    top_down: list[bytes] = []
-    begin, end, m, complete = 0, second, first, True
-    while True:
-        n = end - begin
-        if m == n:
-            if not complete:
-                top_down.append(_subtree_root(leaf_hashes, begin, end))
-            break
-        k = _largest_power_of_two_below(n)
-        if m <= k:
-            top_down.append(_subtree_root(leaf_hashes, begin + k, end))
-            end = begin + k
-        else:
-            top_down.append(_subtree_root(leaf_hashes, begin, begin + k))
-            begin, m, complete = begin + k, m - k, False
-    top_down.reverse()
-    return top_down
+    return consistency_path(lambda b, e: _subtree_root(leaf_hashes, b, e), first, second)
 
 
 def _inclusion_proof_length(index: int, tree_size: int) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from audit.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
+from audit.merkle import EMPTY_ROOT, HASH_SIZE, consistency_path, inclusion_path, node_hash
 from gateway.store import schema
 from xinlian.errors import IntegrityViolation, InvalidArgument, NotFound
 
@@ -273,18 +273,7 @@ class HashLevels:
         self._check(tree_size)
         if not 0 <= index < tree_size:
             raise InvalidArgument.field("index", index, f"0..{tree_size - 1}")
-        top_down: list[bytes] = []
-        begin, end = 0, tree_size
-        while end - begin > 1:
-            k = 1 << ((end - begin - 1).bit_length() - 1)
-            if index < begin + k:
-                top_down.append(self.range_root(begin + k, end))
-                end = begin + k
-            else:
-                top_down.append(self.range_root(begin, begin + k))
-                begin += k
-        top_down.reverse()
-        return top_down
+        return inclusion_path(self.range_root, index, tree_size)
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         self._check(second)
@@ -292,23 +281,7 @@ class HashLevels:
             raise InvalidArgument.field("first_size", first, f"0..{second}")
         if first == 0 or first == second:
             return []
-        top_down: list[bytes] = []
-        begin, end, m, complete = 0, second, first, True
-        while True:
-            n = end - begin
-            if m == n:
-                if not complete:
-                    top_down.append(self.range_root(begin, end))
-                break
-            k = 1 << ((n - 1).bit_length() - 1)
-            if m <= k:
-                top_down.append(self.range_root(begin + k, end))
-                end = begin + k
-            else:
-                top_down.append(self.range_root(begin, begin + k))
-                begin, m, complete = begin + k, m - k, False
-        top_down.reverse()
-        return top_down
+        return consistency_path(self.range_root, first, second)
 
 
 # --------------------------------------------------------------------------- cache
