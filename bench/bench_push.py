@@ -6,12 +6,16 @@ value:    records/s pushed through a real gateway process (``xinlian gateway ser
           validation, duplicate detection, the batch row with its canonical bytes and
           signature (provenance), one ``push.batch`` ledger entry per batch in the group
           commit, acknowledged only after the commit. ``STREAMS`` concurrent Push streams
-          of ``BATCH``-record batches; the agent's requests are signed before the clock
-          starts (the figure measures the gateway, not the agent's JSON parsing).
+          of ``BATCH``-record batches, each on its own TCP connection, spread evenly over
+          the ``GATEWAY_WORKERS`` processes of ``xinlian gateway serve --workers N`` (one
+          port, SO_REUSEPORT, one store; on SQLite their commits queue on the database
+          write lock); the agent's requests are signed before the clock starts (the
+          figure measures the gateway, not the agent's JSON parsing).
 baseline: records/s of a raw SQLAlchemy Core bulk insert (``conn.execute(insert(records),
           rows)``) of the same rows into the ``records`` table of a database of the same
           kind, same engine settings (SQLite: WAL, synchronous=FULL), one transaction per
-          ``BATCH`` rows — the same durability unit as an acknowledged batch.
+          ``BATCH`` rows — the same durability unit as an acknowledged batch — in ONE
+          process (``extra``: ``raw_insert_processes``).
 
 Both are measured ``ROUNDS`` times, alternating (baseline, push, baseline, push, …); round
 *k* stores the same rows under source node ``bench-dept-k`` in both databases, so both
@@ -21,6 +25,7 @@ in ``extra``.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import threading
@@ -38,7 +43,13 @@ RECORDS = 100_000
 QUICK_RECORDS = 20_000
 ROUNDS = 3
 QUICK_ROUNDS = 1
-STREAMS = 2
+STREAMS = 4  # concurrent Push streams, each on its own connection, spread over the workers
+# ``xinlian gateway serve --workers N``: N stateless gateway processes on one port
+# (SO_REUSEPORT) and one store, as deployed on a multi-core host; each stream gets its own
+# connection, the streams spread evenly over the workers (``_lane_channels``). The raw
+# baseline is one process. XINLIAN_BENCH_PUSH_WORKERS=1 measures a single gateway process.
+GATEWAY_WORKERS = int(os.environ.get("XINLIAN_BENCH_PUSH_WORKERS", "2"))
+MAX_PLACEMENT_ATTEMPTS = 32
 CATEGORY = "utilities"
 PER_ENTERPRISE = 500
 
@@ -96,7 +107,9 @@ def raw_insert_rate(engine: Any, rows: list[dict[str, Any]]) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def push_rate(gw: Any, node_id: str, records: list[Any]) -> float:
+def push_rate(gw: Any, node_id: str, records: list[Any]) -> tuple[float, list[int]]:
+    """Records/s of one push of ``records`` over ``STREAMS`` streams, and the pid of the
+    worker serving each stream."""
     from node_agent.push import Pusher
     from xinlian.v1 import exchange_pb2_grpc
 
@@ -108,12 +121,10 @@ def push_rate(gw: Any, node_id: str, records: list[Any]) -> float:
         for i in range(0, len(batch_records), BATCH)
     ]
     lanes = [requests[k::STREAMS] for k in range(STREAMS)]
-    channels = [dept.channel() for _ in range(STREAMS)]
+    # warm up: TLS handshakes, the registry cache, the stream path
+    warm = pusher.make_request("warm-up", CATEGORY, batch_records[:1])
+    channels, placement = _lane_channels(gw, dept, warm)
     try:
-        # warm up: TLS handshakes, the registry cache, the stream path
-        warm = pusher.make_request("warm-up", CATEGORY, batch_records[:1])
-        for channel in channels:
-            list(exchange_pb2_grpc.ExchangeServiceStub(channel).Push(iter([warm]), timeout=60))
         accepted = [0] * STREAMS
         errors: list[BaseException] = []
 
@@ -139,33 +150,101 @@ def push_rate(gw: Any, node_id: str, records: list[Any]) -> float:
         raise errors[0]
     if sum(accepted) != len(records):
         raise RuntimeError(f"pushed {sum(accepted)} of {len(records)} records")
-    return len(records) / elapsed
+    return len(records) / elapsed, placement
+
+
+def _lane_channels(gw: Any, dept: Any, warm: Any) -> tuple[list[Any], list[int]]:
+    """One channel per stream, each on its own TCP connection (a distinct channel
+    argument: gRPC may share one connection between identical channels), the
+    lanes spread evenly over the gateway's worker processes: SO_REUSEPORT places
+    connections, not streams, by a hash of the client port, so a connection that landed
+    on a worker already serving its share of lanes is closed and opened again. Returns
+    the channels and, per lane, the pid of the worker serving it (read from /proc)."""
+    import grpc
+
+    from xinlian.v1 import exchange_pb2_grpc
+
+    workers = gw.worker_pids()
+    per_worker = -(-STREAMS // len(workers))  # lanes per worker, at most
+    channels: list[Any] = []
+    placement: list[int] = []
+    for attempt in range(MAX_PLACEMENT_ATTEMPTS * STREAMS):
+        if len(channels) == STREAMS:
+            break
+        before = _client_ports(workers, gw.port)
+        options = [*dept._options(), ("xinlian.bench.connection", attempt)]
+        channel = grpc.secure_channel(dept.gateway, dept.credentials(), options)
+        list(exchange_pb2_grpc.ExchangeServiceStub(channel).Push(iter([warm]), timeout=60))
+        after = _client_ports(workers, gw.port)
+        landed = [pid for pid in workers if after[pid] - before[pid]]
+        if len(landed) == 1 and placement.count(landed[0]) < per_worker:
+            channels.append(channel)
+            placement.append(landed[0])
+        else:
+            channel.close()
+    if len(channels) != STREAMS:
+        for channel in channels:
+            channel.close()
+        raise RuntimeError("could not place the push streams on distinct gateway workers")
+    return channels, placement
+
+
+def _client_ports(pids: list[int], port: int) -> dict[int, set[int]]:
+    """Per process: the remote ports of its established TCP connections on ``port``."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        for fd in fd_dir.iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes[target[8:-1]] = pid
+    out: dict[int, set[int]] = {pid: set() for pid in pids}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local, remote, state, inode = parts[1], parts[2], parts[3], parts[9]
+            owner = inodes.get(inode)
+            if owner is not None and state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                out[owner].add(int(remote.rsplit(":", 1)[1], 16))
+    return out
 
 
 def measure(
     base: Path, raw_url: str, gw_url: str | None, records: list[Any], rounds: int
-) -> tuple[list[float], list[float]]:
-    """(push rates, raw rates), alternating, round k as node ``bench-dept-k``."""
+) -> tuple[list[float], list[float], list[list[int]]]:
+    """(push rates, raw rates, per round the worker number of each stream), alternating,
+    round k as node ``bench-dept-k``."""
     from push_support import GatewayProcess
 
     from gateway.store import migrate
     from gateway.store.db import make_engine
 
     engine = make_engine(raw_url)
-    gw = GatewayProcess.create(base, gw_url)
+    gw = GatewayProcess.create(base, gw_url, workers=GATEWAY_WORKERS)
     pushed: list[float] = []
     raw: list[float] = []
+    placements: list[list[int]] = []
     try:
         migrate.upgrade(engine)
         gw.start()
+        workers = gw.worker_pids()
         for k in range(rounds):
             node_id = f"bench-dept-{k}"
             raw.append(raw_insert_rate(engine, _raw_rows(records, node_id)))
-            pushed.append(push_rate(gw, node_id, records))
+            rate, placement = push_rate(gw, node_id, records)
+            pushed.append(rate)
+            placements.append([workers.index(pid) for pid in placement])
     finally:
         gw.stop()
         engine.dispose()
-    return pushed, raw
+    return pushed, raw, placements
 
 
 def run(ctx: BenchContext) -> dict[str, Figure]:
@@ -179,7 +258,9 @@ def run(ctx: BenchContext) -> dict[str, Figure]:
             gw_url = None  # the gateway's own SQLite file in its home
         else:
             raw_url, gw_url = ctx.pg_url(), ctx.pg_url()
-        pushed, raw = measure(ctx.scratch(f"push-{kind}"), raw_url, gw_url, records, rounds)
+        pushed, raw, placements = measure(
+            ctx.scratch(f"push-{kind}"), raw_url, gw_url, records, rounds
+        )
         figures[f"push_vs_raw_insert_{kind}"] = Figure(
             statistics.median(pushed),
             statistics.median(raw),
@@ -188,6 +269,9 @@ def run(ctx: BenchContext) -> dict[str, Figure]:
                 "records": n,
                 "batch": BATCH,
                 "streams": STREAMS,
+                "gateway_workers": GATEWAY_WORKERS,
+                "stream_workers": placements,
+                "raw_insert_processes": 1,
                 "rounds": rounds,
                 "statistic": "p50 of rounds",
                 "push_rounds": [round(v) for v in pushed],

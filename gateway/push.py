@@ -130,8 +130,17 @@ _RECORD_COLUMNS = (
     "received_at_us",
 )
 _COLUMN_LIST = ", ".join(_RECORD_COLUMNS)
+# SQLite: all the rows of a batch in ONE statement, read by SQLite's own JSON reader from
+# one text parameter (a JSON array of [record_id, version, credit_code, event_time_us,
+# fields_json] rows). One sqlite3_step inserts them all with the GIL released, so the
+# event loop keeps preparing the next batches meanwhile; an ``executemany`` takes the GIL
+# back after every row and waits for it behind the busy event loop while the database
+# write lock is held. (``WHERE true``: SQLite's parser needs it before ``ON CONFLICT``.)
 _SQLITE_INSERT = (
-    f"INSERT INTO records ({_COLUMN_LIST}) VALUES ({', '.join('?' * len(_RECORD_COLUMNS))}) "
+    f"INSERT INTO records ({_COLUMN_LIST}) "
+    "SELECT ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), ?, json_extract(value, '$[3]'), "
+    "json_extract(value, '$[4]'), ? FROM json_each(?) WHERE true "
     "ON CONFLICT (source_node_id, record_id, version) DO NOTHING"
 )
 _POSTGRES_COPY = f"COPY records ({_COLUMN_LIST}) FROM STDIN"
@@ -179,6 +188,7 @@ class PreparedBatch:
     verdicts: list[RecordVerdict] = field(default_factory=list)  # per record
     rows: list[_Row] = field(default_factory=list)  # the valid records
     positions: list[int] = field(default_factory=list)  # batch position of each row
+    rows_json: str = ""  # SQLite: ``rows`` as the JSON array ``_SQLITE_INSERT`` reads
 
 
 @dataclass(frozen=True)
@@ -347,6 +357,8 @@ class PushHandler:
             raise
         # (4) records, each on its own
         self._validate(prepared, decoded)
+        if self.rt.store.sqlite and prepared.rows:
+            prepared.rows_json = _encode_rows(prepared.rows)
         return prepared
 
     def _validate(self, batch: PreparedBatch, decoded: list[_Decoded]) -> None:
@@ -541,9 +553,10 @@ def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> se
     go through the DBAPI cursor of the unit's connection (same transaction), skipping
     SQLAlchemy's per-row parameter processing:
 
-    * SQLite: one ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING``; when the
-      changed-row count is the number of rows, none was stored already; otherwise the
-      batch's keys are read back and those that belong to another batch are duplicates;
+    * SQLite: ONE ``INSERT … SELECT … FROM json_each(?) … ON CONFLICT DO NOTHING`` of
+      all the rows (``_SQLITE_INSERT``); when the changed-row count is the number of
+      rows, none was stored already; otherwise the batch's keys are read back and those
+      that belong to another batch are duplicates;
     * PostgreSQL: ``COPY`` inside a savepoint; if a key is stored already the unique
       constraint refuses the COPY, the savepoint is rolled back, the stored keys are
       read and the others are copied.
@@ -554,13 +567,8 @@ def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> se
     if conn.dialect.name != "postgresql":
         cursor = dbapi.cursor()
         try:
-            cursor.executemany(
-                _SQLITE_INSERT,
-                [
-                    (batch_pk, node_id, rid, ver, code, category, ev, fj, received)
-                    for rid, ver, code, ev, fj in rows
-                ],
-            )
+            payload = batch.rows_json or _encode_rows(rows)
+            cursor.execute(_SQLITE_INSERT, (batch_pk, node_id, category, received, payload))
             if cursor.rowcount == len(rows):
                 return set()
         finally:
@@ -860,6 +868,9 @@ def _time_text(us: int) -> str:
 
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes
+_encode_rows = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, check_circular=False
+).encode  # rows of str and int: ``_SQLITE_INSERT``'s parameter
 _encode_fields = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode

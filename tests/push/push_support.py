@@ -5,6 +5,7 @@ Not a test module: imported by tests/push/test_push_crash.py and bench/bench_pus
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,13 +41,14 @@ class GatewayProcess:
     enroll_port: int
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    workers: int = 1  # ``serve --workers N``: a pool process and N worker processes
     identities: dict[str, Identity] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, base: Path, db_url: str | None = None) -> GatewayProcess:
+    def create(cls, base: Path, db_url: str | None = None, workers: int = 1) -> GatewayProcess:
         home = base / "gateway"
         config = init_home(home, db_url=db_url)
-        return cls(home, config, free_port(), free_port(), base / "gateway.log")
+        return cls(home, config, free_port(), free_port(), base / "gateway.log", workers=workers)
 
     @property
     def address(self) -> str:
@@ -75,6 +77,8 @@ class GatewayProcess:
                     self.enroll_address,
                     "--log-level",
                     "WARNING",
+                    "--workers",
+                    str(self.workers),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -102,9 +106,21 @@ class GatewayProcess:
                 raise TimeoutError("gateway did not become ready")
             time.sleep(0.1)
 
+    def worker_pids(self) -> list[int]:
+        """The processes serving the port: the workers of a pool, else the one process."""
+        assert self.proc is not None
+        if self.workers == 1:
+            return [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
     def kill(self) -> None:
-        """SIGKILL: no shutdown of any kind."""
+        """SIGKILL (the workers of a pool first): no shutdown of any kind."""
         if self.proc is not None and self.proc.poll() is None:
+            if self.workers > 1:
+                for pid in self.worker_pids():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(30)
 
