@@ -172,7 +172,7 @@ def _lane_channels(gw: Any, dept: Any, warm: Any) -> tuple[list[Any], list[int]]
         if len(channels) == STREAMS:
             break
         before = _client_ports(workers, gw.port)
-        options = [*dept._options(), ("xinlian.bench.connection", attempt)]
+        options = [*dept.channel_options(), ("xinlian.bench.connection", attempt)]
         channel = grpc.secure_channel(dept.gateway, dept.credentials(), options)
         list(exchange_pb2_grpc.ExchangeServiceStub(channel).Push(iter([warm]), timeout=60))
         after = _client_ports(workers, gw.port)
@@ -221,7 +221,7 @@ def measure(
 ) -> tuple[list[float], list[float], list[list[int]]]:
     """(push rates, raw rates, per round the worker number of each stream), alternating,
     round k as node ``bench-dept-k``."""
-    from push_support import GatewayProcess
+    from support.processes import GatewayProcess
 
     from gateway.store import migrate
     from gateway.store.db import make_engine

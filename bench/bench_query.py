@@ -33,44 +33,10 @@ CLIENT_CHANNELS = int(os.environ.get("XINLIAN_BENCH_QUERY_CHANNELS", "8"))
 
 
 def _start_gateway(home: Path, db_url: str | None, workers: int) -> Any:
-    """``xinlian gateway serve --workers N`` as a subprocess (tests' GatewayProcess with
-    the --workers option)."""
-    import subprocess
-
+    """``xinlian gateway serve [--workers N]`` as a subprocess."""
     from support.processes import GatewayProcess
 
-    class PoolProcess(GatewayProcess):
-        def start(self) -> PoolProcess:
-            env = dict(os.environ)
-            if self.db_url:
-                env["XINLIAN_DB_URL"] = self.db_url
-            log = open(self.home / f"serve-{self.port}.log", "ab")  # noqa: SIM115
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "xinlian.cli",
-                    "gateway",
-                    "serve",
-                    "--home",
-                    str(self.home),
-                    "--listen",
-                    self.address,
-                    "--enroll-listen",
-                    self.enroll_address,
-                    "--log-level",
-                    "WARNING",
-                    "--workers",
-                    str(workers),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-            self.wait_serving()
-            return self
-
-    return PoolProcess(home, db_url=db_url).start()
+    return GatewayProcess(home, db_url=db_url, workers=workers).start()
 
 
 def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
@@ -204,7 +170,7 @@ def _measure(ctx: BenchContext, name: str, db_url: str | None) -> Figure:
                 grpc.aio.secure_channel(
                     bank.gateway,
                     bank.credentials(),
-                    options=[*bank._options(), ("xinlian.bench.channel", i)],
+                    options=[*bank.channel_options(), ("xinlian.bench.channel", i)],
                 )
                 for i in range(channels_used)
             ]

@@ -76,12 +76,16 @@ class Identity:
         )
 
     def channel(self) -> grpc.Channel:
-        return grpc.secure_channel(self.gateway, self.credentials(), options=self._options())
+        return grpc.secure_channel(self.gateway, self.credentials(), options=self.channel_options())
 
     def aio_channel(self) -> grpc.aio.Channel:
-        return grpc.aio.secure_channel(self.gateway, self.credentials(), options=self._options())
+        return grpc.aio.secure_channel(
+            self.gateway, self.credentials(), options=self.channel_options()
+        )
 
-    def _options(self) -> list[tuple[str, object]]:
+    def channel_options(self) -> list[tuple[str, object]]:
+        """The channel options every connection of this node uses (message limits, TLS
+        name override); callers may append their own."""
         options: list[tuple[str, object]] = list(CHANNEL_OPTIONS)
         if self.server_name:
             options.append(("grpc.ssl_target_name_override", self.server_name))

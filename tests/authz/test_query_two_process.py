@@ -13,7 +13,6 @@ from support.processes import GatewayProcess
 from gateway.grants_store import GRANT_CACHE_TTL_S
 from gateway.home import init_home
 from gateway.store.db import Store
-from node_agent import enroll as enrollment
 from node_agent.enterprise import (
     AuthzClient,
     generate_key,
@@ -24,30 +23,10 @@ from node_agent.enterprise import (
 )
 from node_agent.identity import Identity
 from node_agent.query import QueryClient
-from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 VISIBILITY_BOUND_S = 1.0
-
-
-def _enroll(a: GatewayProcess, admin: Identity, ca: bytes, kind: str, node_id: str, out: Path):  # type: ignore[no-untyped-def]
-    enrollment.apply(
-        a.enroll_address, ca, name=node_id, kind=kind, region="350100", requested_id=node_id
-    )
-    with admin.channel() as channel:
-        token = (
-            registry_pb2_grpc.RegistryServiceStub(channel)
-            .AdmitNode(
-                registry_pb2.AdmitNodeRequest(
-                    node_id=node_id, security_assessment="ok", authorization_assessment="ok"
-                ),
-                timeout=10,
-            )
-            .enrollment_token
-        )
-    enrollment.enroll(a.enroll_address, token, ca, out)
-    return Identity.load(out, gateway=a.address)
 
 
 def test_revocation_reaches_second_process(tmp_path: Path, pg_url: str) -> None:
@@ -59,10 +38,8 @@ def test_revocation_reaches_second_process(tmp_path: Path, pg_url: str) -> None:
     a = GatewayProcess(config.home, db_url=pg_url).start()
     b = GatewayProcess(config.home, db_url=pg_url).start()
     try:
-        admin = Identity.load(config.admin_identity, gateway=a.address)
-        ca = config.ca_cert.read_bytes()
-        platform = _enroll(a, admin, ca, "city_platform", "fz-platform", tmp_path / "p")
-        bank = _enroll(a, admin, ca, "institution", "bank-a", tmp_path / "b")
+        platform = a.enroll("city_platform", "fz-platform", out=tmp_path / "p")
+        bank = a.enroll("institution", "bank-a", out=tmp_path / "b")
         bank_on_b = Identity.load(tmp_path / "b", gateway=b.address)
         key_path = tmp_path / "ent.pem"
         pub = generate_key(key_path)

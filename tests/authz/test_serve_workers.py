@@ -16,67 +16,13 @@ from support.processes import GatewayProcess
 from authz.catalog import Purpose
 from gateway.home import init_home
 from gateway.store.db import Store
-from node_agent import enroll as enrollment
-from node_agent.identity import Identity
 from node_agent.query import query_request
-from xinlian.v1 import exchange_pb2_grpc, registry_pb2, registry_pb2_grpc
+from xinlian.v1 import exchange_pb2_grpc
 
 pytestmark = [pytest.mark.integration]
 
 WORKERS = 2
 CONNECTIONS = 6
-
-
-class _Pool(GatewayProcess):
-    def start(self) -> _Pool:
-        log = open(self.home / "serve-pool.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "xinlian.cli",
-                "gateway",
-                "serve",
-                "--home",
-                str(self.home),
-                "--listen",
-                self.address,
-                "--enroll-listen",
-                self.enroll_address,
-                "--log-level",
-                "WARNING",
-                "--workers",
-                str(WORKERS),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        self.wait_serving()
-        return self
-
-
-def _enroll(pool: GatewayProcess, admin: Identity, ca: bytes, out: Path) -> Identity:
-    enrollment.apply(
-        pool.enroll_address,
-        ca,
-        name="bank",
-        kind="institution",
-        region="350100",
-        requested_id="bank-w",
-    )
-    with admin.channel() as channel:
-        token = (
-            registry_pb2_grpc.RegistryServiceStub(channel)
-            .AdmitNode(
-                registry_pb2.AdmitNodeRequest(
-                    node_id="bank-w", security_assessment="ok", authorization_assessment="ok"
-                ),
-                timeout=30,
-            )
-            .enrollment_token
-        )
-    enrollment.enroll(pool.enroll_address, token, ca, out)
-    return Identity.load(out, gateway=pool.address)
 
 
 def _children(pid: int) -> list[int]:
@@ -90,19 +36,18 @@ def test_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
     store = Store(config.db_url)
     seed_records(store)
     store.close()
-    pool = _Pool(config.home).start()
+    pool = GatewayProcess(config.home, workers=WORKERS).start()
     try:
         assert pool.proc is not None
         workers = _children(pool.proc.pid)
         assert len(workers) == WORKERS
-        admin = Identity.load(config.admin_identity, gateway=pool.address)
-        bank = _enroll(pool, admin, config.ca_cert.read_bytes(), tmp_path / "bank")
+        bank = pool.enroll("institution", "bank-w", out=tmp_path / "bank")
         # several connections (the kernel spreads them over the workers); a public
         # category needs no grant
         indexes: list[int] = []
         request = query_request(CODE, Purpose.FINANCING, ["registration"])
         for i in range(CONNECTIONS):
-            options = [*bank._options(), ("xinlian.test.connection", i)]
+            options = [*bank.channel_options(), ("xinlian.test.connection", i)]
             with grpc.secure_channel(bank.gateway, bank.credentials(), options) as channel:
                 stub = exchange_pb2_grpc.ExchangeServiceStub(channel)
                 for _ in range(3):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from push_support import GatewayProcess
+from support.processes import GatewayProcess
 
 from authz.catalog import Catalog
 from authz.sample_data import generate_enterprises, generate_records, write_jsonl

@@ -1,7 +1,9 @@
-"""Gateway processes (``xinlian gateway serve``) for multi-process and crash tests."""
+"""Gateway processes (``xinlian gateway serve``) for multi-process, crash and benchmark
+runs. One implementation for the tests and the benchmarks."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,19 +15,41 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.config import GatewayConfig
+from gateway.home import init_home
+from node_agent import enroll as enrollment
 from node_agent.identity import Identity
 from support.postgres import free_port
+from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
 class GatewayProcess:
+    """``home`` must already be a gateway home; ``db_url`` (optional) is handed over as
+    ``XINLIAN_DB_URL``; ``workers`` > 1 runs ``serve --workers N`` (a pool)."""
+
     home: Path
+    db_url: str | None = None
+    workers: int = 1
     port: int = field(default_factory=free_port)
     enroll_port: int = field(default_factory=free_port)
-    db_url: str | None = None
     proc: subprocess.Popen[bytes] | None = None
+    identities: dict[str, Identity] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, base: Path, db_url: str | None = None, workers: int = 1) -> GatewayProcess:
+        """Initialize a gateway home under ``base`` (its store at ``db_url``, default
+        SQLite) and describe a process for it (not started)."""
+        home = base / "gateway"
+        init_home(home, db_url=db_url)
+        return cls(home, workers=workers)
+
+    @property
+    def config(self) -> GatewayConfig:
+        return GatewayConfig.load(self.home, db_url=self.db_url)
 
     @property
     def address(self) -> str:
@@ -35,31 +59,38 @@ class GatewayProcess:
     def enroll_address(self) -> str:
         return f"127.0.0.1:{self.enroll_port}"
 
+    @property
+    def log(self) -> Path:
+        return self.home / f"serve-{self.port}.log"
+
     def start(self) -> GatewayProcess:
         env = dict(os.environ)
+        env.pop("XINLIAN_DB_URL", None)
         if self.db_url:
             env["XINLIAN_DB_URL"] = self.db_url
-        log = open(self.home / f"serve-{self.port}.log", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "xinlian.cli",
-                "gateway",
-                "serve",
-                "--home",
-                str(self.home),
-                "--listen",
-                self.address,
-                "--enroll-listen",
-                self.enroll_address,
-                "--log-level",
-                "WARNING",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "xinlian.cli",
+                    "gateway",
+                    "serve",
+                    "--home",
+                    str(self.home),
+                    "--listen",
+                    self.address,
+                    "--enroll-listen",
+                    self.enroll_address,
+                    "--log-level",
+                    "WARNING",
+                    "--workers",
+                    str(self.workers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         self.wait_serving()
         return self
 
@@ -69,7 +100,10 @@ class GatewayProcess:
         while True:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.proc.returncode}")
+                raise RuntimeError(
+                    f"gateway exited with {self.proc.returncode}: "
+                    f"{self.log.read_text(errors='replace')[-2000:]}"
+                )
             try:
                 with admin.channel() as channel:
                     response = health_pb2_grpc.HealthStub(channel).Check(
@@ -83,16 +117,65 @@ class GatewayProcess:
                 raise TimeoutError("gateway did not start serving")
             time.sleep(0.1)
 
+    def worker_pids(self) -> list[int]:
+        """The processes serving the port: the workers of a pool, else the one process."""
+        assert self.proc is not None
+        if self.workers == 1:
+            return [self.proc.pid]
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
     def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush — a crash."""
+        """SIGKILL (the workers of a pool first): no shutdown, no flush — a crash."""
         if self.proc is not None and self.proc.poll() is None:
+            if self.workers > 1:
+                for pid in self.worker_pids():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
+            self.proc.wait(STOP_TIMEOUT_S)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(15)
+                self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def admin(self) -> Identity:
+        return Identity.load(self.home / "admin", gateway=self.address)
+
+    def enroll(
+        self, kind: str, node_id: str, categories: tuple[str, ...] = (), out: Path | None = None
+    ) -> Identity:
+        """Apply, admit (as the first administrator) and enroll a node through this
+        process; returns its identity pointing at this process."""
+        ca = (self.home / "ca" / "ca.pem").read_bytes()
+        enrollment.apply(
+            self.enroll_address,
+            ca,
+            name=f"测试 {node_id}",
+            kind=kind,
+            region="350100",
+            categories=list(categories),
+            requested_id=node_id,
+        )
+        with self.admin().channel() as channel:
+            token = (
+                registry_pb2_grpc.RegistryServiceStub(channel)
+                .AdmitNode(
+                    registry_pb2.AdmitNodeRequest(
+                        node_id=node_id,
+                        security_assessment="测评通过",
+                        authorization_assessment="制度齐备",
+                    ),
+                    timeout=30,
+                )
+                .enrollment_token
+            )
+        out = out or self.home.parent / "nodes" / node_id
+        enrollment.enroll(self.enroll_address, token, ca, out)
+        identity = Identity.load(out, gateway=self.address)
+        self.identities[node_id] = identity
+        return identity
