@@ -75,7 +75,7 @@ def _batch_records(records: list[Any]) -> list[Any]:
 
 
 def _raw_rows(records: list[Any], node_id: str = "bench-dept") -> list[dict[str, Any]]:
-    from gateway.push import canonical_bytes
+    from gateway.batch_bytes import canonical_bytes
     from gateway.store.timeutil import to_us
 
     now = to_us(datetime.now(UTC))

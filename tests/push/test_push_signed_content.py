@@ -20,7 +20,7 @@ from audit.checkpoint import NoteVerifier
 from authz.catalog import Catalog
 from authz.records import RecordValidator
 from authz.sample_data import generate_enterprises, generate_records
-from gateway.push import decode_signed_content
+from gateway.batch_bytes import decode_signed_content
 from gateway.store import schema
 from gateway.verify import verify_store
 from node_agent.identity import Identity

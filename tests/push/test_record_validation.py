@@ -16,7 +16,7 @@ from authz.records import (
     RecordValidator,
 )
 from authz.sample_data import generate_enterprises, generate_records
-from gateway.push import _parse_record, canonical_batch_bytes, canonical_bytes
+from gateway.batch_bytes import canonical_batch_bytes, canonical_bytes, parse_record
 from node_agent.push import _to_pb
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.signing import canonical_json
@@ -220,7 +220,7 @@ def test_gateway_canonical_bytes_equal_the_shared_encoding(
     records = [
         BatchRecord(code, rid, version, when, fields) for code, rid, version, fields, when in raw
     ]
-    parsed = [_parse_record(_to_pb(r)) for r in records]
+    parsed = [parse_record(_to_pb(r)) for r in records]
     expected = canonical_batch("tax-1", batch_id, "税务", records)
     assert canonical_batch_bytes("tax-1", batch_id, "税务", parsed) == expected
     obj = {"a": [r.to_json() for r in records]}
