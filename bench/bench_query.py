@@ -200,7 +200,7 @@ def _measure(ctx: BenchContext, name: str, db_url: str | None) -> Figure:
         "categories": ",".join(CATEGORIES),
         "gateway_workers": GATEWAY_WORKERS,
         "client_channels": channels_used,
-        "baseline": "mtls_echo_qps: one server process, one client channel",
+        "baseline_setup": "mtls_echo_qps: one server process, one client channel",
     }
     return Figure(qps, baseline, "requests/s", extra)
 

@@ -36,6 +36,9 @@ class Figure:
             "ratio": round(self.ratio, 3),
             "unit": self.unit,
         }
+        clash = set(self.extra) & set(data)
+        if clash:
+            raise ValueError(f"Figure.extra must not override {sorted(clash)}")
         data.update(self.extra)
         return data
 
