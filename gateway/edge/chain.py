@@ -118,7 +118,7 @@ class _Steps:
             await context.abort(code, exc.message)
         if isinstance(exc, NotImplementedError):
             self.observe(request_id, started, grpc.StatusCode.UNIMPLEMENTED)
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{self.method} is not built yet")
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{self.method} is not implemented")
         log.exception("unexpected error in %s (request_id=%s)", self.method, request_id)
         self.observe(request_id, started, grpc.StatusCode.INTERNAL)
         context.set_trailing_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
