@@ -49,7 +49,11 @@ def xl(
     check: bool = True,
     env: dict[str, str] | None = None,
 ) -> str:
-    shown = " ".join(a if " " not in a else repr(a) for a in args)
+    # a one-time token is a secret until used: never echo it
+    visible = [
+        "xlt_…(one-time token)" if i and args[i - 1] == "--token" else a for i, a in enumerate(args)
+    ]
+    shown = " ".join(a if " " not in a else repr(a) for a in visible)
     if show:
         prefix = " ".join(f"{k}={v}" for k, v in (env or {}).items())
         print(f"$ {prefix + ' ' if prefix else ''}xinlian {shown}", flush=True)
@@ -188,7 +192,7 @@ def run_scenario(listen: str, enroll: str) -> None:
             capture=True,
         )
         token = out.strip().splitlines()[-1]
-        print(f"admitted {node_id}; token {token[:12]}… (one-time)")
+        print(f"admitted {node_id}; one-time enrollment token handed to the node")
         xl(
             "node",
             "enroll",

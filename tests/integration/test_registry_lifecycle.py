@@ -162,3 +162,36 @@ def test_catalog_is_served_to_every_kind(gateway: Gateway) -> None:
             catalog_pb2.GetCatalogRequest(), timeout=10
         )
     assert {"registration", "tax"} <= {c.id for c in catalog.categories}
+
+
+def test_no_secret_reaches_the_logs(gateway: Gateway, caplog: pytest.LogCaptureFixture) -> None:
+    """Enrollment tokens, private keys and the pseudonym secret never appear in logs."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    enrollment.apply(
+        gateway.enroll_address,
+        gateway.ca_pem,
+        name="Q",
+        kind="institution",
+        region="350200",
+        requested_id="quiet-bank",
+    )
+    token = gateway.admit("quiet-bank")
+    enrollment.enroll(gateway.enroll_address, token, gateway.ca_pem, gateway.tmp / "q")
+    with pytest.raises(grpc.RpcError):  # a failed call logs too
+        enrollment.enroll(gateway.enroll_address, token, gateway.ca_pem, gateway.tmp / "q2")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rpc method=/xinlian.v1.RegistryService/Enroll" in logged  # the calls were logged
+    secrets_ = [
+        token.split(".", 1)[1],
+        gateway.config.pseudonym_key.read_bytes().hex(),
+        *[
+            line
+            for key in (gateway.config.ca_key, gateway.tmp / "q" / "node.key")
+            for line in key.read_text().splitlines()
+            if len(line) > 20
+        ],
+    ]
+    for secret in secrets_:
+        assert secret not in logged
