@@ -105,7 +105,6 @@ def decode_signed_content(
         )
     if "\\" not in text:
         return _decode_without_escapes(text, obj, records)
-    enc = _encode_str
     dump_fields = _encode_fields  # sorted: unsorted signed fields will not compare equal
     decoded: list[DecodedRecord] = []
     parts: list[str] = []
@@ -122,37 +121,12 @@ def decode_signed_content(
                 if type(value) is not str:
                     raise _not_canonical("a field value that is not text")
             fields_json = dump_fields(fields)
-            parts.append(
-                '{"credit_code":'
-                + enc(code)
-                + ',"event_time":"'
-                + event_time
-                + '","fields":'
-                + fields_json
-                + ',"record_id":'
-                + enc(record_id)
-                + ',"version":'
-                + str(version)
-                + "}"
-            )
+            parts.append(_record_text(code, event_time, fields_json, record_id, version))
             decoded.append((code, record_id, version, _time_us(event_time), fields, fields_json))
     except (KeyError, TypeError):
         raise _not_canonical("a record without its five members of their JSON types") from None
     # (d)
-    assembled = (
-        '{"batch_id":'
-        + enc(batch_id)
-        + ',"category":'
-        + enc(category)
-        + ',"node_id":'
-        + enc(node_id)
-        + ',"records":['
-        + ",".join(parts)
-        + '],"type":"batch","v":'
-        + str(BATCH_VERSION)
-        + "}"
-    )
-    if assembled != text:
+    if _batch_text(node_id, batch_id, category, parts) != text:
         raise _not_canonical("bytes that are not in canonical form")
     return decoded
 
@@ -306,32 +280,45 @@ def canonical_batch_bytes(
     writes them; integers as ``int.__repr__``. tests/push/test_record_validation.py
     checks the result equals ``canonical_batch`` byte for byte.
     """
-    enc = _encode_str
     parts = [
-        '{"credit_code":'
-        + enc(p.credit_code)
-        + ',"event_time":"'
-        + p.event_time
-        + '","fields":'
-        + p.fields_json
-        + ',"record_id":'
-        + enc(p.record_id)
-        + ',"version":'
-        + str(p.version)
-        + "}"
+        _record_text(p.credit_code, p.event_time, p.fields_json, p.record_id, p.version)
         for p in records
     ]
-    text = (
+    return _batch_text(node_id, batch_id, category, parts).encode("utf-8")
+
+
+def _record_text(
+    credit_code: str, event_time: str, fields_json: str, record_id: str, version: int
+) -> str:
+    """One record of the canonical batch text: keys sorted, strings as
+    ``json.dumps(ensure_ascii=False)`` writes them, integers as ``int.__repr__``."""
+    return (
+        '{"credit_code":'
+        + _encode_str(credit_code)
+        + ',"event_time":"'
+        + event_time
+        + '","fields":'
+        + fields_json
+        + ',"record_id":'
+        + _encode_str(record_id)
+        + ',"version":'
+        + str(version)
+        + "}"
+    )
+
+
+def _batch_text(node_id: str, batch_id: str, category: str, records: list[str]) -> str:
+    """The canonical batch text around its records' texts."""
+    return (
         '{"batch_id":'
-        + enc(batch_id)
+        + _encode_str(batch_id)
         + ',"category":'
-        + enc(category)
+        + _encode_str(category)
         + ',"node_id":'
-        + enc(node_id)
+        + _encode_str(node_id)
         + ',"records":['
-        + ",".join(parts)
+        + ",".join(records)
         + '],"type":"batch","v":'
         + str(BATCH_VERSION)
         + "}"
     )
-    return text.encode("utf-8")
