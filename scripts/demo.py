@@ -322,6 +322,21 @@ def authorization_section(record_id: str, code: str) -> None:
     from rich.table import Table
 
     platform, bank = identity("fz-platform"), identity("bank-cib")
+
+    def ask(who: str, *args: str, capture: bool = False) -> str:
+        """``xinlian query`` about the demo enterprise, for financing."""
+        return xl(
+            "query",
+            "--identity",
+            who,
+            "--enterprise",
+            code,
+            "--purpose",
+            "financing",
+            *args,
+            capture=capture,
+        )
+
     key = str(DEMO / "enterprise" / "enterprise.key")
     (DEMO / "enterprise").mkdir(exist_ok=True)
 
@@ -345,19 +360,7 @@ def authorization_section(record_id: str, code: str) -> None:
     )
 
     banner("10a. Before any grant the bank sees public data only; tax is denied")
-    xl(
-        "query",
-        "--identity",
-        bank,
-        "--enterprise",
-        code,
-        "--purpose",
-        "financing",
-        "--category",
-        "registration",
-        "--category",
-        "tax",
-    )
+    ask(bank, "--category", "registration", "--category", "tax")
 
     banner("10b. The enterprise signs grants (授权书) for the bank and for the platform")
     letter = DEMO / "enterprise" / "授权书-bank-cib.txt"
@@ -409,53 +412,15 @@ def authorization_section(record_id: str, code: str) -> None:
     banner("10c. One tax record as the bank, the platform and the enterprise itself see it")
     views = {
         "bank-cib (institution)": _tax_view(
-            xl(
-                "query",
-                "--identity",
-                bank,
-                "--enterprise",
-                code,
-                "--purpose",
-                "financing",
-                "--category",
-                "tax",
-                "--json",
-                capture=True,
-            ),
+            ask(bank, "--category", "tax", "--json", capture=True),
             record_id,
         ),
         "fz-platform (city platform)": _tax_view(
-            xl(
-                "query",
-                "--identity",
-                platform,
-                "--enterprise",
-                code,
-                "--purpose",
-                "financing",
-                "--category",
-                "tax",
-                "--json",
-                capture=True,
-            ),
+            ask(platform, "--category", "tax", "--json", capture=True),
             record_id,
         ),
         "the enterprise (self query)": _tax_view(
-            xl(
-                "query",
-                "--identity",
-                platform,
-                "--enterprise",
-                code,
-                "--purpose",
-                "financing",
-                "--category",
-                "tax",
-                "--self-key",
-                key,
-                "--json",
-                capture=True,
-            ),
+            ask(platform, "--category", "tax", "--self-key", key, "--json", capture=True),
             record_id,
         ),
     }
@@ -476,17 +441,7 @@ def authorization_section(record_id: str, code: str) -> None:
 
     banner("10d. The enterprise revokes the bank's grant; the bank's next query is denied")
     xl("grant", "revoke", "--identity", platform, "--grant-id", grant_id, "--enterprise-key", key)
-    xl(
-        "query",
-        "--identity",
-        bank,
-        "--enterprise",
-        code,
-        "--purpose",
-        "financing",
-        "--category",
-        "tax",
-    )
+    ask(bank, "--category", "tax")
 
 
 def audit_section(record_id: str, code: str) -> None:
