@@ -50,7 +50,10 @@ PIPE_WIDTH = 200
 
 
 def _console() -> Console:
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+    # markup=False: stored data is shown as is, never interpreted as rich markup
+    if sys.stdout.isatty():
+        return Console(markup=False)
+    return Console(width=PIPE_WIDTH, markup=False)
 
 
 def _table(title: str, columns: Iterable[str]) -> Table:

@@ -249,6 +249,6 @@ def stats_cmd(home: Path, as_json: bool) -> None:
             "yes" if spec and spec.public else "no",
             str(count),
         )
-    console = Console()
+    console = Console(markup=False)  # data is shown as is, never as markup
     console.print(table)
     console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")

@@ -27,7 +27,7 @@ from rich.table import Table
 from node_agent.identity import Identity
 from node_agent.push import DEFAULT_BATCH_SIZE, DEFAULT_WINDOW, Pusher, PushFailed, PushProgress
 
-console = Console(stderr=True)
+console = Console(stderr=True, markup=False)
 
 
 @click.group("agent")
@@ -108,7 +108,7 @@ def push_cmd(
             )
         except PushFailed as exc:
             reason = f" [{exc.reason}]" if exc.reason else ""
-            console.print(f"[red]{exc}{reason}[/red]")
+            console.print(f"{exc}{reason}", style="red")
             console.print(
                 f"{exc.acknowledged} batches acknowledged in this run are saved; "
                 "run the same command again to resume."
@@ -151,7 +151,7 @@ def push_cmd(
         str(summary.rejected),
         f"{data['records_per_s']:.0f}",
     )
-    Console().print(table)
+    Console(markup=False).print(table)
     if summary.rejected and summary.rejects_path:
         click.echo(f"rejected records with reasons: {summary.rejects_path}")
 

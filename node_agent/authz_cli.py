@@ -41,7 +41,7 @@ from node_agent.identity import Identity
 from node_agent.query import QueryClient, response_json, response_tables
 from xinlian.v1 import authorization_pb2 as apb
 
-console = Console()
+console = Console(markup=False)  # data is shown as is, never as markup
 
 IDENTITY = click.option(
     "--identity",

@@ -12,7 +12,7 @@ from node_agent import enroll as enrollment
 from node_agent.identity import Identity
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
-console = Console()
+console = Console(markup=False)  # data is shown as is, never as markup
 
 IDENTITY_OPTION = click.option(
     "--identity",

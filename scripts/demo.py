@@ -424,7 +424,7 @@ def authorization_section(record_id: str, code: str) -> None:
             record_id,
         ),
     }
-    table = Table(title=f"{record_id}: value [mask]")
+    table = Table(title=f"{record_id}: value (mask)")
     table.add_column("field")
     for name in views:
         table.add_column(name)
@@ -433,11 +433,11 @@ def authorization_section(record_id: str, code: str) -> None:
         fields += [f for f in view if f not in fields]
     for field in fields:
         cells = [
-            f"{v[0]} [{v[1]}]" if (v := view.get(field)) else "— (not sent)"
+            f"{v[0]} ({v[1]})" if (v := view.get(field)) else "— (not sent)"
             for view in views.values()
         ]
         table.add_row(field, *cells)
-    Console(width=160).print(table)
+    Console(width=160, markup=False).print(table)
 
     banner("10d. The enterprise revokes the bank's grant; the bank's next query is denied")
     xl("grant", "revoke", "--identity", platform, "--grant-id", grant_id, "--enterprise-key", key)
