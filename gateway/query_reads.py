@@ -77,9 +77,14 @@ def _statement(mark: str, n: int) -> str:
     stmt = _statements.get((mark, n))
     if stmt is None:
         marks = ", ".join([mark] * n)
+        # NOT EXISTS: a version superseded by a higher one is never read, even when the
+        # higher version moved the record to another enterprise or category (a
+        # correction); the probe is the unique index (source_node_id, record_id, version).
         stmt = (
             "SELECT id, source_node_id, record_id, version, category, event_time_us, fields "
-            f"FROM records WHERE credit_code = {mark} AND category IN ({marks})"
+            f"FROM records r WHERE credit_code = {mark} AND category IN ({marks}) "
+            "AND NOT EXISTS (SELECT 1 FROM records n WHERE n.source_node_id = r.source_node_id "
+            "AND n.record_id = r.record_id AND n.version > r.version)"
         )
         _statements[(mark, n)] = stmt
     return stmt

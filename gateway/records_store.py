@@ -14,7 +14,6 @@ Read functions take a ``Connection``; run them with ``rt.read(fn)`` or ``store.r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,25 +82,6 @@ def _newer_exists() -> Any:
             newer.c.version > r.c.version,
         )
     )
-
-
-def latest_records(
-    conn: Connection, credit_code: str, categories: Iterable[str] | None = None
-) -> list[StoredRecord]:
-    """Per (source node, record id), the highest stored version, for one enterprise.
-
-    ``categories`` ``None`` means every category. Ordered by category, event time,
-    source and record id.
-    """
-    r = schema.records
-    query = select(r).where(r.c.credit_code == credit_code, ~_newer_exists())
-    if categories is not None:
-        wanted = sorted(set(categories))
-        if not wanted:
-            return []
-        query = query.where(r.c.category.in_(wanted))
-    query = query.order_by(r.c.category, r.c.event_time_us, r.c.source_node_id, r.c.record_id)
-    return [_stored(row) for row in conn.execute(query)]
 
 
 def record_versions(conn: Connection, source_node_id: str, record_id: str) -> list[StoredRecord]:
@@ -174,7 +154,6 @@ __all__ = [
     "Provenance",
     "StoredRecord",
     "category_counts",
-    "latest_records",
     "provenance",
     "record_versions",
 ]

@@ -15,7 +15,8 @@ from support.harness import Gateway
 
 from authz.catalog import Catalog
 from authz.sample_data import generate_enterprises, generate_records
-from gateway.records_store import latest_records, provenance, record_versions
+from gateway.query_reads import latest_records  # the read the query path uses
+from gateway.records_store import provenance, record_versions
 from gateway.store import schema
 from node_agent.identity import Identity
 from node_agent.push import Pusher
@@ -256,7 +257,7 @@ def test_newer_version_supersedes_older_kept_for_trace(
             latest_records(conn, code, ["tax"]),
             record_versions(conn, tax_dept.node_id, records[0].record_id),
             latest_records(conn, code, ["judicial"]),
-            latest_records(conn, code),
+            latest_records(conn, code, list(Catalog.default().categories)),
         )
 
     latest, versions, none, every = gateway_any.runtime.store.read(read)
@@ -266,6 +267,28 @@ def test_newer_version_supersedes_older_kept_for_trace(
     assert by_id[records[0].record_id].fields["tax_credit_rating"] == "B"
     assert by_id[records[1].record_id].version == 1
     assert [v.version for v in versions] == [1, 2]
+
+
+def test_correction_moving_a_record_to_another_enterprise_hides_the_old_version(
+    gateway_any: Gateway, tax_dept: Identity
+) -> None:
+    """A higher version attributed to another enterprise supersedes the old one there too."""
+    pusher = Pusher(tax_dept)
+    first, other = tax_records(2, 1)
+    push(tax_dept, [pusher.make_request("m1", "tax", [first])])
+    moved = replace(first, version=2, credit_code=other.credit_code)
+    [response] = push(tax_dept, [pusher.make_request("m2", "tax", [moved])])
+    assert response.results[0].outcome == A
+
+    def read(conn):  # type: ignore[no-untyped-def]
+        return (
+            latest_records(conn, first.credit_code, ["tax"]),
+            latest_records(conn, other.credit_code, ["tax"]),
+        )
+
+    old_owner, new_owner = gateway_any.runtime.store.read(read)
+    assert old_owner == []
+    assert [(r.record_id, r.version) for r in new_owner] == [(first.record_id, 2)]
 
 
 def test_provenance_names_node_batch_signature_and_ledger(
