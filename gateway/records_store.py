@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, select
 
+from gateway.query_reads import StoredRecord
 from gateway.store import schema
 from gateway.store.timeutil import from_us
 
@@ -27,15 +28,9 @@ MAX_PROVENANCE_ROWS = 1000
 
 
 @dataclass(frozen=True)
-class StoredRecord:
-    pk: int
-    source_node_id: str
-    record_id: str
-    version: int
-    credit_code: str
-    category: str
-    event_time: datetime
-    fields: dict[str, str]
+class StoredVersion(StoredRecord):
+    """One stored version of a record (what queries read) plus its batch and arrival."""
+
     batch_pk: int
     received_at: datetime
 
@@ -56,8 +51,8 @@ class Provenance:
     superseded: bool  # a higher version of the same (source, record id) is stored
 
 
-def _stored(row: Any) -> StoredRecord:
-    return StoredRecord(
+def _stored(row: Any) -> StoredVersion:
+    return StoredVersion(
         pk=row.id,
         source_node_id=row.source_node_id,
         record_id=row.record_id,
@@ -84,7 +79,7 @@ def _newer_exists() -> Any:
     )
 
 
-def record_versions(conn: Connection, source_node_id: str, record_id: str) -> list[StoredRecord]:
+def record_versions(conn: Connection, source_node_id: str, record_id: str) -> list[StoredVersion]:
     """Every stored version of one record, oldest first (the trace of its corrections)."""
     r = schema.records
     rows = conn.execute(
@@ -152,7 +147,7 @@ def category_counts(conn: Connection, *, latest_only: bool = True) -> dict[str, 
 
 __all__ = [
     "Provenance",
-    "StoredRecord",
+    "StoredVersion",
     "category_counts",
     "provenance",
     "record_versions",
