@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 import pytest
 from support.harness import Gateway
 
 from gateway.pki import (
+    NodeIdentity,
     cert_to_pem,
     create_ca,
+    issue_node_cert,
     key_to_pem,
     load_cert,
     load_private_key,
@@ -28,6 +31,25 @@ def _call_catalog(channel: grpc.Channel) -> catalog_pb2.GetCatalogResponse:
         return catalog_pb2_grpc.CatalogServiceStub(channel).GetCatalog(
             catalog_pb2.GetCatalogRequest(), timeout=10
         )
+
+
+def _credentials(
+    gateway: Gateway, ca_key: Any, ca_cert: Any, identity: NodeIdentity
+) -> grpc.ChannelCredentials:
+    """A fresh key with a certificate for ``identity`` signed by ``ca_key``, as client
+    credentials that trust the gateway."""
+    key = new_private_key()
+    csr = parse_csr(make_csr(key, identity.node_id).decode())
+    cert = issue_node_cert(ca_key, ca_cert, csr, identity, datetime.now(UTC))
+    return grpc.ssl_channel_credentials(
+        root_certificates=gateway.ca_pem,
+        private_key=key_to_pem(key),
+        certificate_chain=cert_to_pem(cert),
+    )
+
+
+def _gateway_ca(gateway: Gateway) -> tuple[Any, Any]:
+    return load_private_key(gateway.config.ca_key), load_cert(gateway.config.ca_cert)
 
 
 def test_admitted_node_with_gateway_certificate_is_served(gateway: Gateway) -> None:
@@ -51,20 +73,8 @@ def test_client_without_certificate_is_refused(gateway: Gateway) -> None:
 
 
 def test_client_certificate_from_another_ca_is_refused(gateway: Gateway) -> None:
-    now = datetime.now(UTC)
-    other_key, other_ca = create_ca("Some Other CA", now)
-    from gateway.pki import NodeIdentity, issue_node_cert
-
-    key = new_private_key()
-    csr = parse_csr(make_csr(key, "intruder").decode())
-    cert = issue_node_cert(
-        other_key, other_ca, csr, NodeIdentity("intruder", "admin", "350100"), now
-    )
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=gateway.ca_pem,
-        private_key=key_to_pem(key),
-        certificate_chain=cert_to_pem(cert),
-    )
+    other_key, other_ca = create_ca("Some Other CA", datetime.now(UTC))
+    creds = _credentials(gateway, other_key, other_ca, NodeIdentity("intruder", "admin", "350100"))
     with pytest.raises(grpc.RpcError) as err:
         _call_catalog(grpc.secure_channel(gateway.address, creds))
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -74,19 +84,7 @@ def test_gateway_ca_certificate_for_unregistered_identity_is_unauthenticated(
     gateway: Gateway,
 ) -> None:
     """Signed by the right CA but naming a node the registry does not know."""
-    from gateway.pki import NodeIdentity, issue_node_cert
-
-    now = datetime.now(UTC)
-    ca_key = load_private_key(gateway.config.ca_key)
-    ca_cert = load_cert(gateway.config.ca_cert)
-    key = new_private_key()
-    csr = parse_csr(make_csr(key, "ghost").decode())
-    cert = issue_node_cert(ca_key, ca_cert, csr, NodeIdentity("ghost", "admin", "350100"), now)
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=gateway.ca_pem,
-        private_key=key_to_pem(key),
-        certificate_chain=cert_to_pem(cert),
-    )
+    creds = _credentials(gateway, *_gateway_ca(gateway), NodeIdentity("ghost", "admin", "350100"))
     with pytest.raises(grpc.RpcError) as err:
         _call_catalog(grpc.secure_channel(gateway.address, creds))
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -94,23 +92,9 @@ def test_gateway_ca_certificate_for_unregistered_identity_is_unauthenticated(
 
 def test_certificate_claiming_another_kind_is_unauthenticated(gateway: Gateway) -> None:
     """A certificate whose identity disagrees with the registry (kind) is refused."""
-    from gateway.pki import NodeIdentity, issue_node_cert
-
     node = gateway.enroll_node("institution", "bank-a")
-    now = datetime.now(UTC)
-    key = new_private_key()
-    csr = parse_csr(make_csr(key, "bank-a").decode())
-    cert = issue_node_cert(
-        load_private_key(gateway.config.ca_key),
-        load_cert(gateway.config.ca_cert),
-        csr,
-        NodeIdentity(node.node_id, "admin", node.region),
-        now,
-    )
-    creds = grpc.ssl_channel_credentials(
-        root_certificates=gateway.ca_pem,
-        private_key=key_to_pem(key),
-        certificate_chain=cert_to_pem(cert),
+    creds = _credentials(
+        gateway, *_gateway_ca(gateway), NodeIdentity(node.node_id, "admin", node.region)
     )
     with pytest.raises(grpc.RpcError) as err:
         _call_catalog(grpc.secure_channel(gateway.address, creds))
