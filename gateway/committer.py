@@ -91,10 +91,11 @@ class LedgerTx:
         if rows:
             self.deferred.append((statement, rows))
 
-    def _mark(self) -> tuple[int, int, tuple[int, list[bytes]]]:
+    def mark(self) -> tuple[int, int, tuple[int, list[bytes]]]:
+        """A point to ``undo`` back to: the appends and deferred rows made after it."""
         return len(self.rows), len(self.deferred), self.frontier.state()
 
-    def _undo(self, mark: tuple[int, int, tuple[int, list[bytes]]]) -> None:
+    def undo(self, mark: tuple[int, int, tuple[int, list[bytes]]]) -> None:
         count, deferred, (size, hashes) = mark
         del self.rows[count:]
         del self.deferred[deferred:]
@@ -212,12 +213,12 @@ def _txn(
                 except XinLianError as exc:
                     raise _Refused() from exc
                 continue
-            mark = ledger._mark()
+            mark = ledger.mark()
             try:
                 with conn.begin_nested():
                     unit.result = unit.work(conn, ledger)
             except XinLianError as exc:
-                ledger._undo(mark)
+                ledger.undo(mark)
                 unit.error = exc
         # (3) the units' deferred rows, one batch per statement; ledger rows; the new head
         batches: dict[str, list[tuple[Any, ...]]] = {}

@@ -59,7 +59,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from grpc import aio
-from sqlalchemy import Connection, String, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from audit.entry import Action, Entry, Outcome
@@ -86,7 +86,7 @@ from gateway.pki import fingerprint
 from gateway.registry import get_node
 from gateway.runtime import Runtime, new_trace_id
 from gateway.store import schema
-from gateway.store.timeutil import to_us
+from gateway.store.timeutil import from_us, to_us
 from xinlian.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -170,6 +170,7 @@ class PreparedBatch:
     rows: list[_Row] = field(default_factory=list)  # the valid records
     positions: list[int] = field(default_factory=list)  # batch position of each row
     rows_json: str = ""  # SQLite: ``rows`` as the JSON array ``_SQLITE_INSERT`` reads
+    entry: Entry | None = None  # the ledger entry if no valid record is stored already
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,8 @@ class PushHandler:
         self._validate(prepared, decoded)
         if self.rt.store.sqlite and prepared.rows:
             prepared.rows_json = _encode_rows(prepared.rows)
+        # (5, prepared here, outside the write lock) the entry if every valid record is new
+        prepared.entry = _batch_entry(prepared, _letters(prepared, frozenset()), 0)
         return prepared
 
     def _validate(self, batch: PreparedBatch, decoded: list[DecodedRecord]) -> None:
@@ -368,94 +371,41 @@ class PushHandler:
 
     # -- step (5): the unit of work -----------------------------------------------------
     def _work(self, batch: PreparedBatch) -> Callable[[Connection, LedgerTx], BatchOutcome]:
-        clock = self.rt.clock
+        """The batch's writes, run by the committer while it holds the database write
+        lock: as few statements and as little Python as possible. The ledger entry for
+        the usual outcome (every valid record new) was built in step (4); only when some
+        records turn out to be stored already is it built again here."""
+        entry = batch.entry or _batch_entry(batch, _letters(batch, frozenset()), 0)
 
         def work(conn: Connection, ledger: LedgerTx) -> BatchOutcome:
-            # (5a) the same batch id again: answer from the stored batch, write nothing
-            prior = conn.execute(
-                select(schema.batches.c.canonical, schema.batches.c.ledger_index).where(
-                    schema.batches.c.node_id == batch.node_id,
-                    schema.batches.c.batch_id == batch.batch_id,
-                )
-            ).first()
-            if prior is not None:
-                if hashlib.sha256(prior.canonical).hexdigest() != batch.digest:
-                    raise AlreadyExists(
-                        f"batch id {batch.batch_id} was already used for a different batch",
-                        reason="BATCH_ID_REUSED",
-                    )
-                replayed = "".join("D" if v.ok else "R" for v in batch.verdicts)
-                return BatchOutcome(batch.batch_id, replayed, int(prior.ledger_index or 0), True)
-            # (5b) the batch row, with its provenance (counts and ledger index follow)
-            batches = schema.batches
-            batch_pk: int = conn.execute(
-                insert(batches).values(
-                    node_id=batch.node_id,
-                    batch_id=batch.batch_id,
-                    category=batch.category,
-                    canonical=batch.canonical,
-                    signature=batch.signature,
-                    signer_fingerprint=batch.signer_fingerprint,
-                    received_at_us=batch.received_at_us,
-                    ledger_index=None,
-                    record_count=len(batch.verdicts),
-                    accepted=0,
-                    duplicates=0,
-                    rejected=0,
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-            # (5c) the valid records in one bulk write; those whose (source, record id,
+            # (5a) the ledger entry, then the batch row with its provenance and that
+            # entry's index; the same batch id again: answer from the stored batch and
+            # write nothing (the entry is taken back)
+            mark = ledger.mark()
+            index = ledger.append(entry)
+            batch_pk = _insert_batch(conn, batch, index)
+            if batch_pk is None:
+                ledger.undo(mark)
+                return _replay(conn, batch)
+            # (5b) the valid records in one bulk write; those whose (source, record id,
             # version) is stored already are duplicates, left alone
             duplicates = _insert_records(conn, batch, batch_pk) if batch.rows else set()
-            letters = ["R"] * len(batch.verdicts)
-            for position in batch.positions:
-                letters[position] = "A"
-            if duplicates:
-                for position, row in zip(batch.positions, batch.rows, strict=True):
-                    if (row[0], row[1]) in duplicates:
-                        letters[position] = "D"
-            reasons: dict[str, int] = {}
-            for verdict in batch.verdicts:
-                if not verdict.ok:
-                    code = verdict.reason_code
-                    reasons[code] = reasons.get(code, 0) + 1
-            rejected = len(letters) - len(batch.rows)
-            accepted = len(batch.rows) - len(duplicates)
-            n_duplicates = len(duplicates)
-            # (5d) one ledger entry for the batch; its index goes into the batch row
-            index = ledger.append(
-                Entry(
-                    action=Action.PUSH_BATCH,
-                    time=clock.now(),
-                    actor=batch.node_id,
-                    actor_kind="department",
-                    outcome=Outcome.OK,
-                    trace_id=batch.trace_id,
-                    subject=batch.batch_id,
-                    details={
-                        "category": batch.category,
-                        "batch_sha256": batch.digest,
-                        "signer": batch.signer_fingerprint,
-                        "records": len(letters),
-                        "accepted": accepted,
-                        "duplicates": n_duplicates,
-                        "rejected": rejected,
-                        "outcomes": "".join(letters),
-                        "reasons": reasons,
-                    },
-                )
-            )
+            if not duplicates:
+                return BatchOutcome(batch.batch_id, _letters(batch, duplicates), index, False)
+            # (5c) some were duplicates: the entry and the batch row's counts say so
+            letters = _letters(batch, duplicates)
+            ledger.undo(mark)
+            index = ledger.append(_batch_entry(batch, letters, len(duplicates)))
+            batches = schema.batches
             conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_pk)
                 .values(
-                    ledger_index=index,
-                    accepted=accepted,
-                    duplicates=n_duplicates,
-                    rejected=rejected,
+                    accepted=len(batch.rows) - len(duplicates),
+                    duplicates=len(duplicates),
                 )
             )
-            return BatchOutcome(batch.batch_id, "".join(letters), index, False)
+            return BatchOutcome(batch.batch_id, letters, index, False)
 
         return work
 
@@ -524,6 +474,123 @@ def check_records(
                 rows.append((record_id, version, code, event_us, fields_json))
                 positions.append(position)
         verdicts.append(verdict)
+
+
+def _letters(
+    batch: PreparedBatch, duplicates: frozenset[tuple[str, int]] | set[tuple[str, int]]
+) -> str:
+    """One letter per record: "A" accepted, "D" stored already, "R" rejected."""
+    letters = ["R"] * len(batch.verdicts)
+    for position, row in zip(batch.positions, batch.rows, strict=True):
+        letters[position] = "D" if (row[0], row[1]) in duplicates else "A"
+    return "".join(letters)
+
+
+def _batch_entry(batch: PreparedBatch, letters: str, duplicates: int) -> Entry:
+    """The batch's ``push.batch`` ledger entry: who, which signed bytes, per record the
+    outcome, per reason the count; no field value."""
+    reasons: dict[str, int] = {}
+    for verdict in batch.verdicts:
+        if not verdict.ok:
+            reasons[verdict.reason_code] = reasons.get(verdict.reason_code, 0) + 1
+    rejected = len(letters) - len(batch.rows)
+    return Entry(
+        action=Action.PUSH_BATCH,
+        time=from_us(batch.received_at_us),
+        actor=batch.node_id,
+        actor_kind="department",
+        outcome=Outcome.OK,
+        trace_id=batch.trace_id,
+        subject=batch.batch_id,
+        details={
+            "category": batch.category,
+            "batch_sha256": batch.digest,
+            "signer": batch.signer_fingerprint,
+            "records": len(letters),
+            "accepted": len(batch.rows) - duplicates,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "outcomes": letters,
+            "reasons": reasons,
+        },
+    )
+
+
+_BATCH_COLUMNS = (
+    "node_id",
+    "batch_id",
+    "category",
+    "canonical",
+    "signature",
+    "signer_fingerprint",
+    "received_at_us",
+    "ledger_index",
+    "record_count",
+    "accepted",
+    "duplicates",
+    "rejected",
+)
+
+
+def _batch_insert(mark: str) -> str:
+    return (
+        f"INSERT INTO batches ({', '.join(_BATCH_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_BATCH_COLUMNS))}) "
+        "ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING id"
+    )
+
+
+_SQLITE_BATCH_INSERT = _batch_insert("?")
+_POSTGRES_BATCH_INSERT = _batch_insert("%s")
+
+
+def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> int | None:
+    """The batch row (its canonical bytes, signature and signer: the provenance) with
+    the counts of the usual outcome, every valid record new; ``None`` if this node
+    stored a batch with this id already. One statement on the driver's cursor."""
+    postgres = conn.dialect.name == "postgresql"
+    accepted = len(batch.rows)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            _POSTGRES_BATCH_INSERT if postgres else _SQLITE_BATCH_INSERT,
+            (
+                batch.node_id,
+                batch.batch_id,
+                batch.category,
+                batch.canonical,
+                batch.signature,
+                batch.signer_fingerprint,
+                batch.received_at_us,
+                ledger_index,
+                len(batch.verdicts),
+                accepted,
+                0,
+                len(batch.verdicts) - accepted,
+            ),
+        )
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else int(row[0])
+
+
+def _replay(conn: Connection, batch: PreparedBatch) -> BatchOutcome:
+    """The batch id was used before: the same bytes are answered from the stored batch
+    (every valid record a duplicate); other bytes under that id are refused."""
+    prior = conn.execute(
+        select(schema.batches.c.canonical, schema.batches.c.ledger_index).where(
+            schema.batches.c.node_id == batch.node_id,
+            schema.batches.c.batch_id == batch.batch_id,
+        )
+    ).one()
+    if hashlib.sha256(prior.canonical).hexdigest() != batch.digest:
+        raise AlreadyExists(
+            f"batch id {batch.batch_id} was already used for a different batch",
+            reason="BATCH_ID_REUSED",
+        )
+    replayed = "".join("D" if v.ok else "R" for v in batch.verdicts)
+    return BatchOutcome(batch.batch_id, replayed, int(prior.ledger_index or 0), True)
 
 
 def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> set[tuple[str, int]]:

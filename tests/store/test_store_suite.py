@@ -180,10 +180,10 @@ def test_ledger_tx_undo_restores_frontier(store: Store, registry: Registry) -> N
         trace_id="t",
     )
     ledger.append(entry)
-    mark = ledger._mark()
+    mark = ledger.mark()
     root = ledger.frontier.root()
     ledger.append(entry)
-    ledger._undo(mark)
+    ledger.undo(mark)
     assert ledger.size == 1 and ledger.frontier.root() == root
 
 
