@@ -18,11 +18,15 @@ Each batch is signed with the node key (``xinlian.batch.canonical_batch``) and s
 over one bidirectional ``Push`` call with at most ``window`` batches unacknowledged. The
 request carries the signed bytes themselves (``Batch.signed_content``).
 
-Resume state: ``<FILE>.xinlian-push.json`` lists the acknowledged batch numbers. It is
-rewritten (temporary file, fsync, rename, fsync of the directory) only after the
-gateway's acknowledgement of a batch — which the gateway sends only after the batch is
-committed — and after that batch's rejected records reached the rejects file. A run on
-the same file, category and batch size skips the batches listed there.
+Resume state: ``<FILE>.xinlian-push.json`` lists the acknowledged batch numbers and
+the length of the rejects file once their rejects were in it. It is rewritten
+(temporary file, fsync, rename, fsync of the directory) only after the gateway's
+acknowledgement of a batch — which the gateway sends only after the batch is committed
+— and after that batch's rejected records reached the rejects file. A run on the same
+file, category and batch size skips the batches listed there, and first cuts the
+rejects file back to the recorded length: rejects written for a batch whose
+acknowledgement was not recorded (a crash in between) are written again when that
+batch is re-sent, so each appears once.
 
 Rejects file (JSONL): the original record with ``reason_code`` and ``message`` added.
 Records that cannot even be sent (unparseable line, non-integer version, event time
@@ -311,6 +315,7 @@ class ResumeState:
     batch_size: int
     node_id: str
     acked: set[int] = field(default_factory=set)
+    rejects_bytes: int | None = None  # rejects file length after the acked batches
 
     def matches(self, other: dict[str, Any]) -> bool:
         return (
@@ -330,6 +335,8 @@ class ResumeState:
         if not isinstance(data, dict) or not self.matches(data):
             return False
         self.acked = {int(n) for n in data.get("acked", [])}
+        rejects_bytes = data.get("rejects_bytes")
+        self.rejects_bytes = rejects_bytes if isinstance(rejects_bytes, int) else None
         return bool(self.acked)
 
     def save(self) -> None:
@@ -340,6 +347,7 @@ class ResumeState:
             "batch_size": self.batch_size,
             "node_id": self.node_id,
             "acked": sorted(self.acked),
+            "rejects_bytes": self.rejects_bytes,
         }
         _write_atomic(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
@@ -419,15 +427,14 @@ class Pusher:
         state = ResumeState(state_path_for(path), sha, category, batch_size, self.identity.node_id)
         resumed = state.load() if resume else False
         if not resumed:
-            state.acked = set()
+            state.acked, state.rejects_bytes = set(), None
         report = PushProgress(records_total=total, batches_total=batches_total)
         report.batches_skipped = len(state.acked)
         lock = threading.Lock()
         with contextlib.ExitStack() as stack:
             rejects: IO[str] | None = None
             if rejects_path is not None:
-                mode = "a" if resumed else "w"
-                rejects = stack.enter_context(Path(rejects_path).open(mode, encoding="utf-8"))
+                rejects = stack.enter_context(_open_rejects(Path(rejects_path), state, resumed))
             if progress is not None:
                 progress(report)
             to_send = self._batches(path, category, batch_size, sha, state.acked)
@@ -512,10 +519,12 @@ class Pusher:
                 else:
                     report.rejected += 1
                     lines.append(_reject_line(item, result.reason_code, result.message))
-            if rejects is not None and lines:
-                rejects.write("".join(lines))
-                rejects.flush()
-                os.fsync(rejects.fileno())
+            if rejects is not None:
+                if lines:
+                    rejects.write("".join(lines))
+                    rejects.flush()
+                    os.fsync(rejects.fileno())
+                state.rejects_bytes = os.fstat(rejects.fileno()).st_size
             # only now is the batch done for good: record it in the resume state
             state.acked.add(batch.number)
             state.save()
@@ -592,6 +601,18 @@ def _to_pb(record: BatchRecord) -> pb.Record:
         ),
         fields=dict(record.fields),
     )
+
+
+def _open_rejects(path: Path, state: ResumeState, resumed: bool) -> IO[str]:
+    """The rejects file, for appending. A fresh run starts it empty; a resumed run first
+    cuts it back to its length when the last acknowledged batch was recorded (what
+    follows belongs to batches that will be sent again)."""
+    if not resumed:
+        return path.open("w", encoding="utf-8")
+    kept = state.rejects_bytes
+    if kept is not None and path.exists() and path.stat().st_size > kept:
+        os.truncate(path, kept)
+    return path.open("a", encoding="utf-8")
 
 
 def _reject_line(item: InputRecord, reason_code: str, message: str) -> str:

@@ -139,6 +139,52 @@ def test_resume_skips_acknowledged_batches(gateway: Gateway, tmp_path: Path) -> 
     assert stored(gateway) == (50, 50)
 
 
+def test_resume_after_crash_writes_each_reject_once(gateway: Gateway, tmp_path: Path) -> None:
+    """A crash after a batch's rejects reached the rejects file but before its
+    acknowledgement was recorded: the resumed run sends that batch again and its
+    rejects must not appear twice."""
+    tax = gateway.enroll_node("department", "tax-dept", categories=("tax",))
+    lines = [json.dumps(r.to_json(), ensure_ascii=False) for r in sample("tax", 4, 5)]
+    for i in (2, 9, 16):  # one bad credit code in each of batches 0, 1 and 2
+        bad = json.loads(lines[i])
+        bad["credit_code"] = bad["credit_code"][:17] + (
+            "0" if bad["credit_code"][17] != "0" else "1"
+        )
+        lines[i] = json.dumps(bad, ensure_ascii=False)
+    lines.insert(12, "{not json")  # batch 1 also has a local reject
+    path = tmp_path / "tax.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reference = tmp_path / "reference.jsonl"
+    Pusher(tax).push_file(path, "tax", rejects_path=reference, batch_size=7, resume=False)
+    want = reference.read_text(encoding="utf-8")
+    assert len(want.splitlines()) == 4
+
+    # the crash: batch 0 recorded, and the rejects of the later batches already written
+    rejects = tmp_path / "rejects.jsonl"
+
+    def stop_after_first(report: PushProgress) -> None:
+        if report.batches_done == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        Pusher(tax).push_file(
+            path,
+            "tax",
+            rejects_path=rejects,
+            batch_size=7,
+            resume=False,
+            progress=stop_after_first,
+        )
+    state = json.loads(state_path_for(path).read_text())
+    assert state["acked"] == [0]
+    assert state["rejects_bytes"] == len(want.splitlines()[0].encode("utf-8")) + 1
+    rejects.write_text(want, encoding="utf-8")
+
+    summary = Pusher(tax).push_file(path, "tax", rejects_path=rejects, batch_size=7)
+    assert summary.batches_skipped == 1
+    assert rejects.read_text(encoding="utf-8") == want
+
+
 def test_cli_sample_and_push(gateway: Gateway, tmp_path: Path) -> None:
     dept = gateway.enroll_node("department", "court-dept", categories=("judicial",))
     runner = CliRunner()
