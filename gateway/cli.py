@@ -202,6 +202,41 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
         raise SystemExit(code)
 
 
+@gateway_group.command("backup")
+@HOME_OPTION
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New file for the copy (never overwritten).",
+)
+def backup_cmd(home: Path, out: Path) -> None:
+    """Copy the SQLite store while the gateway serves (consistent, checked, fsynced).
+
+    PostgreSQL stores are backed up with pg_basebackup or pg_dump instead; the keys in
+    HOME are not in the database: back them up separately."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.backup import backup_sqlite
+    from gateway.store.db import is_sqlite
+    from xinlian.errors import FailedPrecondition
+
+    config = load_config(home)
+    if not is_sqlite(config.db_url):
+        raise FailedPrecondition(
+            "the store is PostgreSQL: back it up with pg_basebackup (with WAL archiving) "
+            "or pg_dump; see docs/operations.md",
+            reason="NOT_SQLITE",
+        )
+    database = make_url(config.db_url).database
+    if not database or database == ":memory:":
+        raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
+    result = backup_sqlite(Path(database), out)
+    click.echo(
+        f"backup written: {result.path} ({result.bytes} bytes, ledger size {result.ledger_size})"
+    )
+
+
 @gateway_group.command("stats")
 @HOME_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
