@@ -81,6 +81,7 @@ class Action(StrEnum):
     QUERY_DENIED = "query.denied"
     AUDIT_SEARCH = "audit.search"
     AUDIT_EXPORT = "audit.export"
+    RETENTION_ERASED = "retention.erased"
 
 
 class Outcome(StrEnum):

@@ -196,7 +196,8 @@ def verify_cmd(
     else:
         summary = (
             f"{report.entries} entries ({report.pruned} pruned), {report.checkpoints} "
-            f"checkpoints, {report.batches} batches, {report.records} records"
+            f"checkpoints, {report.batches} batches ({report.erased_batches} with erased "
+            f"bytes), {report.records} records"
         )
         if report.ok:
             click.echo(
@@ -446,6 +447,9 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
                         "category": s.category,
                         "credit_code": s.credit_code,
                         "ledger_index": s.ledger_index,
+                        "bytes_erased_by": (
+                            s.erasure_ledger_index if s.erasure_ledger_index >= 0 else None
+                        ),
                     }
                     for s in trace.sources
                 ],
@@ -475,6 +479,7 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
             "category",
             "enterprise",
             "ledger index",
+            "signed bytes",
         ),
     )
     for s in trace.sources:
@@ -487,6 +492,7 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
             s.category,
             s.credit_code,
             str(s.ledger_index),
+            f"erased (entry {s.erasure_ledger_index})" if s.erasure_ledger_index >= 0 else "stored",
         )
     _console().print(sources)
     destinations = _table(
@@ -594,8 +600,11 @@ def search_cmd(
 @audit_group.command("prune")
 @HOME_OPTION
 @click.option("--dry-run", is_flag=True, help="Count only; change nothing.")
-def prune_cmd(home: Path | None, dry_run: bool) -> None:
-    """Prune entry bodies past retention (hashes kept); delete expired negative records."""
+@click.pass_context
+def prune_cmd(ctx: click.Context, home: Path | None, dry_run: bool) -> None:
+    """Prune entry bodies past retention (hashes kept); delete expired negative records
+    and erase the signed batch bytes holding them. Exits 1 if a batch due for erasure
+    does not verify (it is left alone)."""
     from authz.catalog import Catalog
     from gateway.retention import prune
 
@@ -616,6 +625,22 @@ def prune_cmd(home: Path | None, dry_run: bool) -> None:
         f"{verb} {result.records_deleted} negative credit records with events before "
         f"{result.negative_cutoff.date().isoformat()}"
     )
+    verb = "would erase" if dry_run else "erased"
+    click.echo(
+        f"{verb} the signed bytes of {result.batches_erased} negative batches holding them "
+        "(digests of their other records kept; retention.erased entries)"
+    )
+    if result.wal_truncated is False:
+        click.echo("note: a reader kept the SQLite WAL; run prune again to truncate it")
+    if result.erase_refused:
+        click.echo(
+            f"REFUSED to erase {len(result.erase_refused)} batches that do not verify "
+            "(run xinlian audit verify):",
+            err=True,
+        )
+        for line in result.erase_refused:
+            click.echo(f"  {line}", err=True)
+        ctx.exit(1)
 
 
 @audit_group.command("checkpoint")

@@ -28,8 +28,9 @@ bytes from them). Each batch goes through these steps:
 5. one unit of work for the group committer: if this node already sent this batch id
    with the same bytes, nothing is written and the stored batch answers (every valid
    record reports DUPLICATE; a batch id reused for different bytes is refused
-   ALREADY_EXISTS ``BATCH_ID_REUSED``); otherwise the batch row is written (canonical
-   bytes, signature, signer fingerprint); the valid records go in with ONE bulk write
+   ALREADY_EXISTS ``BATCH_ID_REUSED``; bytes that retention erased are compared by
+   their kept SHA-256); otherwise the batch row is written (canonical bytes,
+   signature, signer fingerprint); the valid records go in with ONE bulk write
    that leaves a stored (source, record id, version) alone (``_insert_records``: SQLite
    ``INSERT … ON CONFLICT DO NOTHING`` counted; PostgreSQL ``COPY`` in a savepoint,
    redone without the stored keys if one is there — the committer's lock on the ledger
@@ -577,14 +578,19 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
 
 def _replay(conn: Connection, batch: PreparedBatch) -> BatchOutcome:
     """The batch id was used before: the same bytes are answered from the stored batch
-    (every valid record a duplicate); other bytes under that id are refused."""
+    (every valid record a duplicate); other bytes under that id are refused. Bytes that
+    retention erased are compared by the SHA-256 their erasure kept."""
+    b, e = schema.batches.c, schema.batch_erasures.c
     prior = conn.execute(
-        select(schema.batches.c.canonical, schema.batches.c.ledger_index).where(
-            schema.batches.c.node_id == batch.node_id,
-            schema.batches.c.batch_id == batch.batch_id,
-        )
+        select(b.canonical, b.ledger_index, e.canonical_sha256)
+        .select_from(schema.batches.outerjoin(schema.batch_erasures, e.batch_pk == b.id))
+        .where(b.node_id == batch.node_id, b.batch_id == batch.batch_id)
     ).one()
-    if hashlib.sha256(prior.canonical).hexdigest() != batch.digest:
+    if prior.canonical is not None:
+        digest = hashlib.sha256(prior.canonical).hexdigest()
+    else:
+        digest = prior.canonical_sha256
+    if digest != batch.digest:
         raise AlreadyExists(
             f"batch id {batch.batch_id} was already used for a different batch",
             reason="BATCH_ID_REUSED",

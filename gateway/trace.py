@@ -1,13 +1,15 @@
 """Trace and search over the stored ledger and provenance: "信息来源可溯、去向可查".
 
 * ``trace_record``: where a record came from (node, batch, signature, time, the
-  ``push.batch`` ledger index) and every destination (which consumer received which
-  fields, raw or masked, under which grant, for which purpose, when, with which trace
-  id and ledger index);
+  ``push.batch`` ledger index, and the ``retention.erased`` ledger index if retention
+  erased the batch's signed bytes since) and every destination (which consumer
+  received which fields, raw or masked, under which grant, for which purpose, when,
+  with which trace id and ledger index);
 * ``search``: ledger entries filtered by node (actor or subject), enterprise, action,
   outcome and time range, in index order, paginated by index (keyset);
 * tracing an enterprise is ``search`` with only the enterprise set; it includes the
-  ``push.batch`` entries of batches that carried any of its records.
+  ``push.batch`` and ``retention.erased`` entries of batches that carried any of its
+  stored records.
 
 Pure reads on a connection; no gRPC here.
 """
@@ -48,6 +50,8 @@ class Source:
     category: str
     credit_code: str
     ledger_index: int | None
+    erasure_ledger_index: int | None = None
+    """The ``retention.erased`` entry, if retention erased the batch's signed bytes."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class RecordTrace:
 def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> RecordTrace:
     """Sources and destinations of every version of ``record_id`` (of one source if given)."""
     r, b, d = schema.records.c, schema.batches.c, schema.disclosures.c
+    e = schema.batch_erasures.c
     _check_text("record_id", record_id, required=True)
     _check_text("source_node_id", source_node_id)
     query = (
@@ -92,8 +97,13 @@ def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> 
             b.signer_fingerprint,
             b.received_at_us,
             b.ledger_index,
+            e.ledger_index.label("erasure_ledger_index"),
         )
-        .select_from(schema.records.outerjoin(schema.batches, b.id == r.batch_pk))
+        .select_from(
+            schema.records.outerjoin(schema.batches, b.id == r.batch_pk).outerjoin(
+                schema.batch_erasures, e.batch_pk == r.batch_pk
+            )
+        )
         .where(r.record_id == record_id)
     )
     if source_node_id:
@@ -114,6 +124,9 @@ def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> 
             category=row.category,
             credit_code=row.credit_code,
             ledger_index=int(row.ledger_index) if row.ledger_index is not None else None,
+            erasure_ledger_index=(
+                int(row.erasure_ledger_index) if row.erasure_ledger_index is not None else None
+            ),
         )
         for row in rows
     )
@@ -209,14 +222,22 @@ def search(conn: Connection, flt: SearchFilter, start: int, limit: int) -> Page:
         query = query.where(or_(t.actor == flt.node_id, t.subject == flt.node_id))
     if flt.credit_code:
         # An entry is about the enterprise if it names it, or if it is the push batch
-        # that brought one of its records (a batch spans many enterprises).
-        r, b = schema.records.c, schema.batches.c
+        # that brought one of its records (a batch spans many enterprises), or the
+        # erasure of that batch's signed bytes.
+        r, b, e = schema.records.c, schema.batches.c, schema.batch_erasures.c
         pushed_in = (
             select(b.ledger_index)
             .select_from(schema.records.join(schema.batches, b.id == r.batch_pk))
             .where(r.credit_code == flt.credit_code, b.ledger_index.is_not(None))
         )
-        query = query.where(or_(t.credit_code == flt.credit_code, t.idx.in_(pushed_in)))
+        erased_in = (
+            select(e.ledger_index)
+            .select_from(schema.records.join(schema.batch_erasures, e.batch_pk == r.batch_pk))
+            .where(r.credit_code == flt.credit_code)
+        )
+        query = query.where(
+            or_(t.credit_code == flt.credit_code, t.idx.in_(pushed_in), t.idx.in_(erased_in))
+        )
     if flt.action:
         query = query.where(t.action == flt.action)
     if flt.outcome:

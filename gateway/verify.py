@@ -16,7 +16,15 @@ Steps, numbered as in the code:
 5. check each batch's signature with the public key of the signer certificate (which
    must belong to the pushing node), and that every stored record row, fields included,
    is one the agent signed in that batch's canonical bytes (records that retention
-   deleted, expired negative credit information, may be missing: ``Retention``);
+   deleted, expired negative credit information, may be missing: ``Retention``). A
+   batch whose signed bytes retention erased (``gateway.erasure``) has instead:
+   (a) its ``batch_erasures`` row (else ``BATCH_BYTES_MISSING``) and a signer
+   certificate of the pushing node; (b) a ``retention.erased`` entry at the erasure's
+   ledger index saying this batch, the erased bytes' SHA-256 and the SHA-256 of the
+   erasure's ``kept`` list (else ``ERASURE_MISMATCH``; retention never prunes the body
+   of such an entry, so a missing body is a mismatch too); (c) every stored record row
+   in ``kept`` with the same record digest, and every kept record stored unless
+   retention may have deleted it since;
 6. check each ``push.batch`` entry against its batch row.
 
 The result is a ``VerifyReport``: every problem found (up to ``MAX_PROBLEMS``), and the
@@ -31,12 +39,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from sqlalchemy import Connection, select
@@ -45,11 +53,12 @@ from audit.checkpoint import NoteVerifier, open_note
 from audit.entry import Action
 from audit.merkle import HASH_SIZE, ProofError, verify_consistency
 from gateway.committer import decode_frontier
+from gateway.erasure import KeptRecord, decode_kept, erasure_mismatch, record_sha256
 from gateway.ledger_store import HashLevels, all_checkpoints
 from gateway.store import schema
 from gateway.store.db import Store
 from gateway.store.timeutil import from_us
-from xinlian.batch import decode_batch, format_time, parse_time
+from xinlian.batch import decode_batch, format_time, parse_time, record_json
 from xinlian.errors import PermissionDenied, XinLianError
 from xinlian.signing import load_public_key, public_key_pem, verify
 
@@ -63,6 +72,10 @@ BATCH_CHUNK = 500
 """Batches (with their records) read per query."""
 
 _LEAF_PREFIX = b"\x00"
+T = TypeVar("T")
+
+EntryBodies = dict[int, bytes | None]
+"""Ledger entry bodies by index (None: pruned)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ class VerifyReport:
     pruned: int = 0
     checkpoints: int = 0
     batches: int = 0
+    erased_batches: int = 0
     records: int = 0
     problem_count: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -127,6 +141,7 @@ class VerifyReport:
             "pruned": self.pruned,
             "checkpoints": self.checkpoints,
             "batches": self.batches,
+            "erased_batches": self.erased_batches,
             "records": self.records,
             "first_bad_index": self.first_bad_index,
             "first_bad_object": self.first_bad_object,
@@ -200,10 +215,11 @@ def verify_connection(
     report.tree_size = head_size
     checkpoints = all_checkpoints(conn)
     report.checkpoints = len(checkpoints)
-    push_entries: dict[int, bytes | None] = {}
+    push_entries: EntryBodies = {}
+    erasure_entries: EntryBodies = {}
 
     # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
-    levels = _scan_entries(conn, report, push_entries, column_store)
+    levels = _scan_entries(conn, report, push_entries, erasure_entries, column_store)
     if levels.size != head_size:
         report.add(
             Problem(
@@ -291,7 +307,7 @@ def verify_connection(
             )
 
     # (5) + (6) provenance
-    _check_batches(conn, report, push_entries, retention)
+    _check_batches(conn, report, push_entries, erasure_entries, retention)
     report.problems.sort(key=_problem_order)
     return report
 
@@ -343,7 +359,8 @@ _COLUMN_CANDIDATES = {
 def _scan_entries(
     conn: Connection,
     report: VerifyReport,
-    push_entries: dict[int, bytes | None],
+    push_entries: EntryBodies,
+    erasure_entries: EntryBodies,
     column_store: Store | None,
 ) -> HashLevels:
     """(1) + (4) over every stored row, in index order; returns the tree of leaf hashes.
@@ -357,7 +374,8 @@ def _scan_entries(
         mismatch is walked row by row;
     (c) the column check's candidates (before the first gap, leaf hash good) are
         re-checked in Python, which names the column;
-    (d) the ``push.batch`` entries' bodies are read for step (6).
+    (d) the bodies of the ``push.batch`` entries (for step (6)) and of the
+        ``retention.erased`` entries (for step (5)) are read.
     """
     pool = None
     pending: Future[list[int] | None] | None = None
@@ -371,14 +389,18 @@ def _scan_entries(
         if pool is not None:
             pool.shutdown(wait=True)
     _check_columns(conn, report, levels.size, bad_leaf, candidates)
-    # (d) push.batch bodies, as hashed above (same snapshot), before the first gap
+    # (d) push.batch and retention.erased bodies, as hashed above (same snapshot),
+    # before the first gap
     t = schema.ledger_entries.c
-    for idx, body in conn.execute(
-        select(t.idx, t.body).where(
-            t.action == Action.PUSH_BATCH.value, t.idx >= 0, t.idx < levels.size
+    for idx, action, body in conn.execute(
+        select(t.idx, t.action, t.body).where(
+            t.action.in_((Action.PUSH_BATCH.value, Action.RETENTION_ERASED.value)),
+            t.idx >= 0,
+            t.idx < levels.size,
         )
     ):
-        push_entries[int(idx)] = bytes(body) if body is not None else None
+        bodies = push_entries if action == Action.PUSH_BATCH.value else erasure_entries
+        bodies[int(idx)] = bytes(body) if body is not None else None
     return levels
 
 
@@ -654,10 +676,11 @@ def _slow_mismatch(body: bytes, row: Any) -> str:
 def _check_batches(
     conn: Connection,
     report: VerifyReport,
-    push_entries: dict[int, bytes | None],
+    push_entries: EntryBodies,
+    erasure_entries: EntryBodies,
     retention: Retention,
 ) -> None:
-    b, r = schema.batches.c, schema.records.c
+    b, r, e = schema.batches.c, schema.records.c, schema.batch_erasures.c
     keys: dict[str, Any] = {}
     batch_ids: set[int] = set()
     last = 0
@@ -667,7 +690,7 @@ def _check_batches(
         ).all()
         if not batches:
             break
-        last = int(batches[-1].id)
+        first, last = last, int(batches[-1].id)
         pks = [int(row.id) for row in batches]
         batch_ids.update(pks)
         records: dict[int, list[Any]] = {}
@@ -675,14 +698,26 @@ def _check_batches(
             select(schema.records).where(r.batch_pk.in_(pks)).order_by(r.id)
         ).all():
             records.setdefault(int(rec.batch_pk), []).append(rec)
+        erasures = {
+            int(row.batch_pk): row
+            for row in conn.execute(
+                select(schema.batch_erasures).where(e.batch_pk > first, e.batch_pk <= last)
+            )
+        }
         for batch in batches:
             report.batches += 1
             rows = records.get(int(batch.id), [])
             report.records += len(rows)
-            signed = _check_batch(conn, report, batch, keys)
-            if signed is not None:
-                _check_records(report, batch, rows, signed)
-            _check_push_entry(report, batch, rows, push_entries, signed, retention)
+            erasure = erasures.get(int(batch.id))
+            if batch.canonical is None:
+                report.erased_batches += 1
+                _check_erased_batch(conn, report, batch, erasure, erasure_entries, keys)
+                _check_kept_records(report, batch, rows, erasure, retention)
+                _check_push_entry(report, batch, rows, push_entries, None, retention, erasure)
+                continue
+            if erasure is not None:
+                report.add(_erasure_problem(batch, "its signed bytes are still stored"))
+            check_stored_batch(conn, report, batch, rows, push_entries, retention, keys)
     # records pointing at no batch: provenance lost
     orphans = conn.execute(
         select(r.id, r.source_node_id, r.record_id, r.version, r.batch_pk).order_by(r.id)
@@ -708,10 +743,27 @@ def _record_name(rec: Any) -> str:
     return f"{rec.source_node_id}/{rec.record_id}@{rec.version}"
 
 
-def _check_batch(
-    conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]
+def check_stored_batch(
+    conn: Connection,
+    report: VerifyReport,
+    batch: Any,
+    rows: list[Any],
+    push_entries: EntryBodies,
+    retention: Retention,
+    keys: dict[str, Any],
 ) -> list[dict[str, Any]] | None:
-    """(5) the signature and the signed bytes' header; returns the signed records."""
+    """(5) + (6) for a batch row whose signed bytes are stored, with its record rows and
+    the ``push.batch`` bodies by index; ``keys`` caches signer keys by fingerprint.
+    Returns the signed records, or None if the bytes cannot be trusted (reported)."""
+    signed = _check_batch(conn, report, batch, keys)
+    if signed is not None:
+        _check_records(report, batch, rows, signed)
+    _check_push_entry(report, batch, rows, push_entries, signed, retention)
+    return signed
+
+
+def _check_signer(conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]) -> Any:
+    """(5) the signer certificate is stored and is the pushing node's; returns its key."""
     name = _batch_name(batch)
     fp = str(batch.signer_fingerprint)
     if fp not in keys:
@@ -733,6 +785,17 @@ def _check_batch(
                 name,
             )
         )
+        return None
+    return key
+
+
+def _check_batch(
+    conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """(5) the signature and the signed bytes' header; returns the signed records."""
+    name = _batch_name(batch)
+    key = _check_signer(conn, report, batch, keys)
+    if key is None:
         return None
     canonical = bytes(batch.canonical)
     try:
@@ -790,39 +853,159 @@ def _check_records(
 ) -> None:
     """(5) every stored record row is, field for field, one the agent signed."""
     signed = {(str(i.get("record_id")), i.get("version")): i for i in signed_records}
+    _check_rows(report, batch, rows, signed, _signed_mismatch, ("its batch", "the signed batch"))
+
+
+def _signed_mismatch(rec: Any, item: dict[str, Any]) -> str | None:
+    try:
+        fields = json.loads(rec.fields)
+    except ValueError:
+        fields = None
+    if item.get("credit_code") != rec.credit_code:
+        return "credit_code"
+    if item.get("event_time") != format_time(from_us(int(rec.event_time_us))):
+        return "event_time"
+    if item.get("fields") != fields:
+        return "fields"
+    return None
+
+
+def _check_rows(
+    report: VerifyReport,
+    batch: Any,
+    rows: list[Any],
+    reference: Mapping[tuple[str, Any], T],
+    mismatch: Callable[[Any, T], str | None],
+    names: tuple[str, str],
+) -> None:
+    """(5) every stored record row is in ``reference`` by (record id, version) (else
+    ``NOT_SIGNED``), belongs to the batch's node and category, and ``mismatch`` finds
+    nothing that differs from its reference (else ``RECORD_MISMATCH``). ``names``: what
+    the reference is, for the messages."""
+    where, against = names
     for rec in rows:
         name = _record_name(rec)
-        item = signed.get((str(rec.record_id), int(rec.version)))
+        item = reference.get((str(rec.record_id), int(rec.version)))
         if item is None:
             report.add(
-                Problem("record", "NOT_SIGNED", f"record {name}: not in its batch", None, name)
+                Problem("record", "NOT_SIGNED", f"record {name}: not in {where}", None, name)
             )
             continue
-        try:
-            fields = json.loads(rec.fields)
-        except ValueError:
-            fields = None
-        mismatch = None
         if rec.source_node_id != batch.node_id:
-            mismatch = "source_node_id"
+            bad: str | None = "source_node_id"
         elif rec.category != batch.category:
-            mismatch = "category"
-        elif item.get("credit_code") != rec.credit_code:
-            mismatch = "credit_code"
-        elif item.get("event_time") != format_time(from_us(int(rec.event_time_us))):
-            mismatch = "event_time"
-        elif item.get("fields") != fields:
-            mismatch = "fields"
-        if mismatch is not None:
+            bad = "category"
+        else:
+            bad = mismatch(rec, item)
+        if bad is not None:
             report.add(
                 Problem(
                     "record",
                     "RECORD_MISMATCH",
-                    f"record {name}: {mismatch} differs from the signed batch",
+                    f"record {name}: {bad} differs from {against}",
                     None,
                     name,
                 )
             )
+
+
+def _erasure_problem(batch: Any, what: str) -> Problem:
+    name = _batch_name(batch)
+    return Problem("batch", "ERASURE_MISMATCH", f"{name}: {what}", None, name)
+
+
+def _check_erased_batch(
+    conn: Connection,
+    report: VerifyReport,
+    batch: Any,
+    erasure: Any,
+    erasure_entries: EntryBodies,
+    keys: dict[str, Any],
+) -> None:
+    """(5a, 5b) a batch whose signed bytes are gone: the signer is still the pushing
+    node's, and the erasure row says what its ``retention.erased`` entry says."""
+    name = _batch_name(batch)
+    _check_signer(conn, report, batch, keys)
+    if erasure is None:
+        report.add(
+            Problem(
+                "batch",
+                "BATCH_BYTES_MISSING",
+                f"{name}: signed bytes missing and no erasure recorded",
+                None,
+                name,
+            )
+        )
+        return
+    index = int(erasure.ledger_index)
+    if index not in erasure_entries:
+        report.add(_erasure_problem(batch, f"ledger entry {index} is not a retention.erased entry"))
+        return
+    body = erasure_entries[index]
+    if body is None:  # retention keeps these bodies: this one was removed by hand
+        report.add(_erasure_problem(batch, f"the body of retention.erased entry {index} is gone"))
+        return
+    bad = erasure_mismatch(
+        body,
+        str(batch.node_id),
+        str(batch.batch_id),
+        str(batch.category),
+        str(erasure.canonical_sha256),
+        str(erasure.kept),
+    )
+    if bad is not None:
+        report.add(_erasure_problem(batch, f"{bad} differs from retention.erased entry {index}"))
+
+
+def _check_kept_records(
+    report: VerifyReport, batch: Any, rows: list[Any], erasure: Any, retention: Retention
+) -> None:
+    """(5c) every stored record row of an erased batch is one kept at the erasure, with
+    the same digest; every kept record is stored unless retention may have deleted it."""
+    if erasure is None:
+        return  # reported by (5a): nothing to check the rows against
+    try:
+        kept = decode_kept(str(erasure.kept))
+    except ValueError:
+        return  # reported by (5b)
+    _check_rows(
+        report,
+        batch,
+        rows,
+        kept,
+        _kept_mismatch,
+        ("the records kept at its batch's erasure", "the digest kept at erasure"),
+    )
+    stored = {(str(rec.record_id), int(rec.version)) for rec in rows}
+    for key, item in kept.items():
+        if key not in stored and not retention.allows_missing(
+            str(batch.category), {"event_time": item.event_time}
+        ):
+            name = f"{batch.node_id}/{key[0]}@{key[1]}"
+            report.add(
+                Problem(
+                    "record",
+                    "RECORD_MISSING",
+                    f"record {name}: kept at its batch's erasure, no longer stored",
+                    None,
+                    name,
+                )
+            )
+
+
+def _kept_mismatch(rec: Any, item: KeptRecord) -> str | None:
+    """``record_sha256`` of the stored row, rebuilt as ``_signed_mismatch`` compares it
+    with the signed record (event time formatted, fields parsed), against the kept one."""
+    try:
+        fields = json.loads(rec.fields)
+        if isinstance(fields, dict):
+            event_time = from_us(int(rec.event_time_us))
+            row = record_json(rec.credit_code, rec.record_id, int(rec.version), event_time, fields)
+            if record_sha256(row) == item.sha256:
+                return None
+    except (ValueError, TypeError, OverflowError):
+        pass
+    return "content"
 
 
 # entry details key → batch row column (the push path writes the first spellings)
@@ -845,19 +1028,22 @@ def _check_push_entry(
     report: VerifyReport,
     batch: Any,
     rows: list[Any],
-    push_entries: dict[int, bytes | None],
+    push_entries: EntryBodies,
     signed: list[dict[str, Any]] | None,
     retention: Retention,
+    erasure: Any = None,
 ) -> None:
     """(6) the ``push.batch`` entry the batch row points at says what the row says.
 
     The entry's actor is the batch's node and its subject the batch id. Compared when
     present in the details: category, batch_id, records / record_count, accepted,
     duplicates, rejected, signer / signer_fingerprint, batch_sha256 / canonical_sha256
-    (hex SHA-256 of the signed bytes), ``outcomes`` (one letter per signed record, in
+    (hex SHA-256 of the signed bytes; of a batch whose bytes retention erased, the
+    hash its ``erasure`` row kept), ``outcomes`` (one letter per signed record, in
     batch order; the records marked ``A`` are exactly the record rows stored for the
-    batch, less those retention may have deleted since) and ``record_ids`` (every
-    stored record of the batch is listed).
+    batch, less those retention may have deleted since — skipped for an erased batch,
+    whose signed records are gone; its rows are checked against the erasure's kept
+    digests instead) and ``record_ids`` (every stored record of the batch is listed).
     """
     if batch.ledger_index is None:
         return
@@ -890,9 +1076,13 @@ def _check_push_entry(
     for key, column in _DETAIL_COLUMNS.items():
         if bad is None and key in details and details[key] != getattr(batch, column):
             bad = key
-    digest = hashlib.sha256(bytes(batch.canonical)).hexdigest()
+    digest: str | None
+    if batch.canonical is not None:
+        digest = hashlib.sha256(bytes(batch.canonical)).hexdigest()
+    else:  # erased: the hash kept by the erasure (none: reported by (5a))
+        digest = str(erasure.canonical_sha256) if erasure is not None else None
     for key in _DETAIL_HASH_KEYS:
-        if bad is None and key in details and details[key] != digest:
+        if bad is None and digest is not None and key in details and details[key] != digest:
             bad = key
     stored = {(str(rec.record_id), int(rec.version)) for rec in rows}
     outcomes = details.get("outcomes")
@@ -931,9 +1121,11 @@ def _check_push_entry(
 
 __all__ = [
     "MAX_PROBLEMS",
+    "EntryBodies",
     "Problem",
     "Retention",
     "VerifyReport",
+    "check_stored_batch",
     "verify_connection",
     "verify_store",
 ]

@@ -72,6 +72,9 @@ def trace_to_wire(trace: RecordTrace) -> pb.TraceRecordResponse:
                 category=s.category,
                 credit_code=s.credit_code,
                 ledger_index=s.ledger_index if s.ledger_index is not None else -1,
+                erasure_ledger_index=(
+                    s.erasure_ledger_index if s.erasure_ledger_index is not None else -1
+                ),
             )
             for s in trace.sources
         ],

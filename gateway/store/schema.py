@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -65,7 +66,8 @@ batches = Table(
     Column("node_id", String(64), nullable=False),
     Column("batch_id", String(64), nullable=False),
     Column("category", String(64), nullable=False),
-    Column("canonical", LargeBinary, nullable=False),
+    # the agent's signed bytes; NULL once retention erased them (see ``batch_erasures``)
+    Column("canonical", LargeBinary, nullable=True),
     Column("signature", LargeBinary, nullable=False),
     Column("signer_fingerprint", String(64), nullable=False),
     Column("received_at_us", BigInteger, nullable=False),
@@ -75,6 +77,25 @@ batches = Table(
     Column("duplicates", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
     UniqueConstraint("node_id", "batch_id", name="uq_batches_node_batch"),
+)
+
+# One row per batch whose signed bytes retention erased (gateway.erasure): the SHA-256 of
+# the erased bytes and the digests of the record rows kept, both pinned by the
+# ``retention.erased`` ledger entry at ``ledger_index``.
+batch_erasures = Table(
+    "batch_erasures",
+    metadata,
+    Column(
+        "batch_pk",
+        Integer,
+        ForeignKey("batches.id", name="fk_batch_erasures_batch"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("erased_at_us", BigInteger, nullable=False),
+    Column("ledger_index", BigInteger, nullable=False),
+    Column("canonical_sha256", String(64), nullable=False),
+    Column("kept", Text, nullable=False),
 )
 
 records = Table(

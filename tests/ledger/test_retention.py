@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from click.testing import CliRunner
 from ledger_helpers import checkpoint, seed_batch, tax_records, verify
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from support.harness import Gateway
 
 from audit.merkle import verify_inclusion
@@ -29,6 +29,15 @@ def _pruned(gateway: Gateway) -> int:
     return int(
         gateway.runtime.store.read(
             lambda c: c.execute(select(func.count()).where(t.body.is_(None))).scalar_one()
+        )
+    )
+
+
+def _left_records(gateway: Gateway) -> list[str]:
+    r = schema.records.c
+    return list(
+        gateway.runtime.store.read(
+            lambda c: c.execute(select(r.record_id).order_by(r.id)).scalars().all()
         )
     )
 
@@ -69,22 +78,41 @@ def test_negative_records_deleted_after_five_years(gateway: Gateway) -> None:
     when = datetime(2025, 6, 1, tzinfo=UTC)
     result = prune(store, FakeClock(when), Catalog.default(), 183)
     assert result.records_deleted == 1
-    left = store.read(
-        lambda c: (
-            c.execute(select(schema.records.c.record_id).order_by(schema.records.c.id))
-            .scalars()
-            .all()
+    assert _left_records(gateway) == ["t1", "j2"]
+    # the batch's signed bytes held the record: erased too (tests/ledger/test_erasure.py)
+    assert result.batches_erased == 1 and result.erase_refused == ()
+    # the remaining provenance still verifies
+    assert verify(gateway.config, store, when).ok
+
+
+def test_rows_deleted_by_an_older_prune_verify_and_their_bytes_are_erased_next(
+    gateway: Gateway,
+) -> None:
+    """A store pruned before erasure existed: the expired rows are gone, their batch's
+    signed bytes are not."""
+    store = gateway.runtime.store
+    court = gateway.enroll_node("department", "court", categories=("judicial",))
+    old = datetime(2018, 1, 1, tzinfo=UTC)
+    records = [("j1", *tax_records(1)[0][1:])]
+    seeded = seed_batch(store, court, "j-old", "judicial", records, event_time=old)
+    store.write(
+        lambda c: c.execute(
+            delete(schema.records).where(schema.records.c.id.in_(seeded.record_pks.values()))
         )
     )
-    assert left == ["t1", "j2"]
-    # the remaining provenance still verifies (stored records are a subset of the batch)
+    when = datetime(2025, 6, 1, tzinfo=UTC)
+    # stored records are a subset of the batch, less the expired negative ones only: as of
+    # 2022 that record should still be there
     assert verify(gateway.config, store, when).ok
-    # …but only the expired negative ones: as of 2022, that record should still be there
     early = verify(gateway.config, store, datetime(2022, 1, 1, tzinfo=UTC))
     assert early.first_bad_object == "batch court/j-old"
+    result = prune(store, FakeClock(when), Catalog.default(), 183)
+    assert (result.records_deleted, result.batches_erased) == (0, 1)
+    assert verify(gateway.config, store, when).ok
 
 
 def test_prune_cli(gateway: Gateway) -> None:
     result = CliRunner().invoke(cli, ["audit", "prune", "--home", str(gateway.home), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "would prune 0 entry bodies older than 183 days" in result.output
+    assert "would erase the signed bytes of 0 negative batches" in result.output

@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
 from authz.catalog import Catalog
@@ -65,6 +67,47 @@ def test_migrations_downgrade_and_upgrade_cleanly(store: Store) -> None:
     assert migrate.current_revision(store.engine) is None
     migrate.upgrade(store.engine)
     store.check_schema()
+
+
+def test_migrations_create_the_tables_of_the_schema(store: Store) -> None:
+    """gateway/store/schema.py and the migrations describe the same tables."""
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, schema.metadata) == []
+
+
+def test_downgrade_refuses_to_drop_erased_batches(store: Store) -> None:
+    """Erased signed bytes cannot come back: revision 0002 has no place for a batch
+    without them."""
+    with store.engine.begin() as conn:
+        batch_pk = conn.execute(
+            schema.batches.insert().values(
+                node_id="court",
+                batch_id="j-1",
+                category="judicial",
+                canonical=None,
+                signature=b"s",
+                signer_fingerprint="f" * 64,
+                received_at_us=0,
+                ledger_index=0,
+                record_count=1,
+                accepted=1,
+                duplicates=0,
+                rejected=0,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            schema.batch_erasures.insert().values(
+                batch_pk=batch_pk,
+                erased_at_us=0,
+                ledger_index=1,
+                canonical_sha256="0" * 64,
+                kept="[]",
+            )
+        )
+    with pytest.raises(FailedPrecondition, match="erased"):
+        migrate.downgrade(store.engine, "0002")
+    assert migrate.current_revision(store.engine) == migrate.head_revision()
 
 
 def _apply(store: Store, registry: Registry, node_id: str, kind: str = "institution") -> None:

@@ -99,6 +99,7 @@ def test_action_set_is_closed() -> None:
         "query.denied",
         "audit.search",
         "audit.export",
+        "retention.erased",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 

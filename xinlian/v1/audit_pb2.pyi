@@ -112,7 +112,7 @@ class SearchEntriesResponse(_message.Message):
     def __init__(self, entries: _Optional[_Iterable[_Union[LedgerEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("record_id", "version", "source_node_id", "batch_id", "batch_signature", "received_at", "category", "credit_code", "ledger_index")
+    __slots__ = ("record_id", "version", "source_node_id", "batch_id", "batch_signature", "received_at", "category", "credit_code", "ledger_index", "erasure_ledger_index")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -122,6 +122,7 @@ class Provenance(_message.Message):
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     CREDIT_CODE_FIELD_NUMBER: _ClassVar[int]
     LEDGER_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_LEDGER_INDEX_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     version: int
     source_node_id: str
@@ -131,7 +132,8 @@ class Provenance(_message.Message):
     category: str
     credit_code: str
     ledger_index: int
-    def __init__(self, record_id: _Optional[str] = ..., version: _Optional[int] = ..., source_node_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., batch_signature: _Optional[bytes] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., category: _Optional[str] = ..., credit_code: _Optional[str] = ..., ledger_index: _Optional[int] = ...) -> None: ...
+    erasure_ledger_index: int
+    def __init__(self, record_id: _Optional[str] = ..., version: _Optional[int] = ..., source_node_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., batch_signature: _Optional[bytes] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., category: _Optional[str] = ..., credit_code: _Optional[str] = ..., ledger_index: _Optional[int] = ..., erasure_ledger_index: _Optional[int] = ...) -> None: ...
 
 class Destination(_message.Message):
     __slots__ = ("consumer_node_id", "fields", "masks", "grant_id", "time", "ledger_index", "trace_id", "purpose")
