@@ -172,6 +172,7 @@ class PreparedBatch:
     positions: list[int] = field(default_factory=list)  # batch position of each row
     rows_json: str = ""  # SQLite: ``rows`` as the JSON array ``_SQLITE_INSERT`` reads
     entry: Entry | None = None  # the ledger entry if no valid record is stored already
+    earliest_event_us: int | None = None  # of every signed record, valid or not
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,7 @@ class PushHandler:
             raise
         # (4) records, each on its own
         self._validate(prepared, decoded)
+        prepared.earliest_event_us = min((record[3] for record in decoded), default=None)
         if self.rt.store.sqlite and prepared.rows:
             prepared.rows_json = _encode_rows(prepared.rows)
         # (5, prepared here, outside the write lock) the entry if every valid record is new
@@ -530,6 +532,7 @@ _BATCH_COLUMNS = (
     "accepted",
     "duplicates",
     "rejected",
+    "earliest_event_us",
 )
 
 
@@ -568,6 +571,7 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
                 accepted,
                 0,
                 len(batch.verdicts) - accepted,
+                batch.earliest_event_us,
             ),
         )
         row = cursor.fetchone()

@@ -49,7 +49,17 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from audit.entry import Action
 from authz.catalog import Catalog
@@ -237,16 +247,24 @@ def _truncate_wal(store: Store) -> bool:
 
 def _batches_to_erase(store: Store, negative: list[str], retention: Retention) -> list[int]:
     """The negative batches with stored signed bytes holding a record past retention
-    (or bytes that do not even parse: step (4a) then reports them)."""
-    if not negative:
+    (or bytes that do not even parse: step (4a) then reports them). Only batches whose
+    ``earliest_event_us`` is before the cut-off (or unknown: stored before revision
+    0003) are read and parsed, not every negative batch on every run."""
+    if not negative or retention.negative_cutoff is None:
         return []
     b = schema.batches.c
+    cutoff_us = to_us(retention.negative_cutoff)
     found: list[int] = []
     last = 0
     while True:
         query = (
             select(b.id, b.category, b.canonical)
-            .where(b.id > last, b.category.in_(negative), b.canonical.is_not(None))
+            .where(
+                b.id > last,
+                b.category.in_(negative),
+                b.canonical.is_not(None),
+                or_(b.earliest_event_us.is_(None), b.earliest_event_us < cutoff_us),
+            )
             .order_by(b.id)
             .limit(ERASE_SCAN_CHUNK)
         )

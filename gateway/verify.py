@@ -57,7 +57,7 @@ from gateway.erasure import KeptRecord, decode_kept, erasure_mismatch, record_sh
 from gateway.ledger_store import HashLevels, all_checkpoints
 from gateway.store import schema
 from gateway.store.db import Store
-from gateway.store.timeutil import from_us
+from gateway.store.timeutil import from_us, to_us
 from xinlian.batch import decode_batch, format_time, parse_time, record_json
 from xinlian.errors import PermissionDenied, XinLianError
 from xinlian.signing import load_public_key, public_key_pem, verify
@@ -758,8 +758,33 @@ def check_stored_batch(
     signed = _check_batch(conn, report, batch, keys)
     if signed is not None:
         _check_records(report, batch, rows, signed)
+        _check_earliest_event(report, batch, signed)
     _check_push_entry(report, batch, rows, push_entries, signed, retention)
     return signed
+
+
+def _check_earliest_event(report: VerifyReport, batch: Any, signed: list[dict[str, Any]]) -> None:
+    """(5) ``earliest_event_us``, which retention selects batches by, is the earliest
+    event time of the signed records (NULL: stored before it existed, nothing to
+    compare): a later value would keep due records' bytes from being erased."""
+    stored = batch.earliest_event_us
+    if stored is None:
+        return
+    try:
+        earliest: int | None = min(to_us(parse_time(str(i.get("event_time")))) for i in signed)
+    except ValueError:
+        earliest = None
+    if earliest != int(stored):
+        name = _batch_name(batch)
+        report.add(
+            Problem(
+                "batch",
+                "EARLIEST_EVENT_MISMATCH",
+                f"{name}: earliest_event_us differs from its signed records' earliest event",
+                None,
+                name,
+            )
+        )
 
 
 def _check_signer(conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]) -> Any:

@@ -76,6 +76,9 @@ batches = Table(
     Column("accepted", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
+    # the earliest event time among the batch's signed records (retention reads it
+    # instead of parsing the bytes); NULL for batches stored before revision 0003
+    Column("earliest_event_us", BigInteger, nullable=True),
     UniqueConstraint("node_id", "batch_id", name="uq_batches_node_batch"),
 )
 

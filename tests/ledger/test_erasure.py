@@ -435,3 +435,38 @@ def test_a_kept_record_may_go_once_it_is_due_too(pushed: Pushed) -> None:
     # once the kept record is past the period too, its absence is what retention does
     later = now + timedelta(days=NEGATIVE_RETENTION_DAYS)
     assert verify(pushed.gw.config, pushed.store, later).ok
+
+
+def test_prune_reads_only_batches_holding_a_due_record(gateway: Gateway) -> None:
+    """Push records each batch's earliest event time; prune selects by it and never
+    reads the bytes of a batch with nothing due (here: bytes it could not even parse,
+    which it would report). A batch stored without that time is read as before."""
+    now = datetime.now(UTC)
+    court = gateway.enroll_node("department", "court", categories=("judicial",))
+    _, kept = _records("judicial", now, "case_cause")
+    recent = BatchRecord(CODE, "recent-2", 1, now - timedelta(days=30), dict(kept.fields))
+    request, _ = _request(court, "j-recent", "judicial", [kept, recent])
+    [response] = _push(court, request)
+    assert response.accepted == 2
+    store = gateway.runtime.store
+    b = schema.batches.c
+    assert _read(store, lambda c: c.execute(select(b.earliest_event_us)).scalar_one()) == (
+        int((kept.event_time - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+    )
+    _exec(store, update(schema.batches).values(canonical=b"not the signed bytes"))
+    result = _prune(store)
+    assert (result.batches_erased, result.erase_refused) == (0, ())
+    # without the recorded time (a batch stored before it existed) the bytes are read
+    _exec(store, update(schema.batches).values(earliest_event_us=None))
+    result = _prune(store)
+    assert result.batches_erased == 0
+    assert len(result.erase_refused) == 1
+
+
+def test_verify_names_an_altered_earliest_event_time(pushed: Pushed) -> None:
+    """A later earliest_event_us would hide the batch's due record from retention."""
+    assert verify(pushed.gw.config, pushed.store).ok
+    _exec(pushed.store, update(schema.batches).values(earliest_event_us=2**52))
+    report = verify(pushed.gw.config, pushed.store)
+    assert [p.code for p in report.problems] == ["EARLIEST_EVENT_MISMATCH"]
+    assert _prune(pushed.store).batches_erased == 0

@@ -1,4 +1,5 @@
-"""retention: erasable batch bytes (nullable batches.canonical) and batch_erasures
+"""retention: erasable batch bytes (nullable batches.canonical), batch_erasures and
+batches.earliest_event_us (what prune reads instead of parsing every batch)
 
 Revision ID: 0003
 Revises: 0002
@@ -18,6 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("batches", schema=None) as batch_op:
         batch_op.alter_column("canonical", existing_type=sa.LargeBinary(), nullable=True)
+        batch_op.add_column(sa.Column("earliest_event_us", sa.BigInteger(), nullable=True))
     op.create_table(
         "batch_erasures",
         sa.Column("batch_pk", sa.Integer(), autoincrement=False, nullable=False),
@@ -41,4 +43,5 @@ def downgrade() -> None:
         )
     op.drop_table("batch_erasures")
     with op.batch_alter_table("batches", schema=None) as batch_op:
+        batch_op.drop_column("earliest_event_us")
         batch_op.alter_column("canonical", existing_type=sa.LargeBinary(), nullable=False)
