@@ -73,6 +73,7 @@ from authz.records import (
     RecordVerdict,
     check_event_time_us,
 )
+from gateway import batch_storage
 from gateway.batch_bytes import (
     SIGNED_FIELD,
     DecodedRecord,
@@ -173,6 +174,8 @@ class PreparedBatch:
     rows_json: str = ""  # SQLite: ``rows`` as the JSON array ``_SQLITE_INSERT`` reads
     entry: Entry | None = None  # the ledger entry if no valid record is stored already
     earliest_event_us: int | None = None  # of every signed record, valid or not
+    stored: bytes = b""  # ``canonical`` as the batch row keeps it (gateway.batch_storage)
+    stored_encoding: str = batch_storage.IDENTITY
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,7 @@ class PushHandler:
         # (4) records, each on its own
         self._validate(prepared, decoded)
         prepared.earliest_event_us = min((record[3] for record in decoded), default=None)
+        prepared.stored, prepared.stored_encoding = batch_storage.pack(canonical)
         if self.rt.store.sqlite and prepared.rows:
             prepared.rows_json = _encode_rows(prepared.rows)
         # (5, prepared here, outside the write lock) the entry if every valid record is new
@@ -533,6 +537,7 @@ _BATCH_COLUMNS = (
     "duplicates",
     "rejected",
     "earliest_event_us",
+    "canonical_encoding",
 )
 
 
@@ -562,7 +567,7 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
                 batch.node_id,
                 batch.batch_id,
                 batch.category,
-                batch.canonical,
+                batch.stored or batch.canonical,
                 batch.signature,
                 batch.signer_fingerprint,
                 batch.received_at_us,
@@ -572,6 +577,7 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
                 0,
                 len(batch.verdicts) - accepted,
                 batch.earliest_event_us,
+                batch.stored_encoding if batch.stored else batch_storage.IDENTITY,
             ),
         )
         row = cursor.fetchone()
@@ -586,12 +592,13 @@ def _replay(conn: Connection, batch: PreparedBatch) -> BatchOutcome:
     retention erased are compared by the SHA-256 their erasure kept."""
     b, e = schema.batches.c, schema.batch_erasures.c
     prior = conn.execute(
-        select(b.canonical, b.ledger_index, e.canonical_sha256)
+        select(b.canonical, b.canonical_encoding, b.ledger_index, e.canonical_sha256)
         .select_from(schema.batches.outerjoin(schema.batch_erasures, e.batch_pk == b.id))
         .where(b.node_id == batch.node_id, b.batch_id == batch.batch_id)
     ).one()
     if prior.canonical is not None:
-        digest = hashlib.sha256(prior.canonical).hexdigest()
+        stored = batch_storage.unpack(bytes(prior.canonical), str(prior.canonical_encoding))
+        digest = hashlib.sha256(stored).hexdigest()
     else:
         digest = prior.canonical_sha256
     if digest != batch.digest:

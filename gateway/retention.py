@@ -70,7 +70,13 @@ from gateway.ledger_store import latest_checkpoint
 from gateway.store import schema
 from gateway.store.db import Store
 from gateway.store.timeutil import to_us
-from gateway.verify import EntryBodies, Retention, VerifyReport, check_stored_batch
+from gateway.verify import (
+    EntryBodies,
+    Retention,
+    VerifyReport,
+    check_stored_batch,
+    stored_bytes,
+)
 from xinlian.clock import Clock
 
 T = TypeVar("T")
@@ -258,7 +264,7 @@ def _batches_to_erase(store: Store, negative: list[str], retention: Retention) -
     last = 0
     while True:
         query = (
-            select(b.id, b.category, b.canonical)
+            select(b.id, b.category, b.canonical, b.canonical_encoding)
             .where(
                 b.id > last,
                 b.category.in_(negative),
@@ -275,7 +281,7 @@ def _batches_to_erase(store: Store, negative: list[str], retention: Retention) -
         found.extend(
             int(row.id)
             for row in rows
-            if _holds_due_record(str(row.category), bytes(row.canonical), retention)
+            if _holds_due_record(str(row.category), stored_bytes(row), retention)
         )
 
 
@@ -283,7 +289,11 @@ def _rows(conn: Connection, query: Select[Any]) -> list[Any]:
     return list(conn.execute(query).all())
 
 
-def _holds_due_record(category: str, canonical: bytes, retention: Retention) -> bool:
+def _holds_due_record(category: str, canonical: bytes | None, retention: Retention) -> bool:
+    """True if a signed record is past the period, or if the bytes cannot be read at
+    all (step (4a) then reports the batch)."""
+    if canonical is None:
+        return True
     try:
         items = json.loads(canonical)["records"]
         return any(
@@ -362,7 +372,10 @@ def _erasure(
         if found.due_rows:
             conn.execute(delete(schema.records).where(schema.records.c.id.in_(found.due_rows)))
         kept_text = encode_kept(found.kept)
-        digest = hashlib.sha256(bytes(batch.canonical)).hexdigest()
+        signed_bytes = stored_bytes(batch)
+        if signed_bytes is None:  # (4a) read and verified them in this transaction
+            raise RuntimeError(f"batch {batch_pk}: stored bytes became unreadable")
+        digest = hashlib.sha256(signed_bytes).hexdigest()
         index = ledger.append(
             erasure_entry(
                 time=now,

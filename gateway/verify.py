@@ -52,6 +52,7 @@ from sqlalchemy import Connection, select
 from audit.checkpoint import NoteVerifier, open_note
 from audit.entry import Action
 from audit.merkle import HASH_SIZE, ProofError, verify_consistency
+from gateway import batch_storage
 from gateway.committer import decode_frontier
 from gateway.erasure import KeptRecord, decode_kept, erasure_mismatch, record_sha256
 from gateway.ledger_store import HashLevels, all_checkpoints
@@ -814,6 +815,15 @@ def _check_signer(conn: Connection, report: VerifyReport, batch: Any, keys: dict
     return key
 
 
+def stored_bytes(batch: Any) -> bytes | None:
+    """The signed bytes a batch row keeps (``gateway.batch_storage``), or None if they
+    do not unpack (reported by the caller)."""
+    try:
+        return batch_storage.unpack(bytes(batch.canonical), str(batch.canonical_encoding))
+    except batch_storage.UnreadableBytes:
+        return None
+
+
 def _check_batch(
     conn: Connection, report: VerifyReport, batch: Any, keys: dict[str, Any]
 ) -> list[dict[str, Any]] | None:
@@ -822,7 +832,12 @@ def _check_batch(
     key = _check_signer(conn, report, batch, keys)
     if key is None:
         return None
-    canonical = bytes(batch.canonical)
+    canonical = stored_bytes(batch)
+    if canonical is None:
+        report.add(
+            Problem("batch", "BAD_CANONICAL", f"{name}: stored bytes unreadable", None, name)
+        )
+        return None
     try:
         verify(key, canonical, bytes(batch.signature), what=name)
     except PermissionDenied:
@@ -1103,7 +1118,8 @@ def _check_push_entry(
             bad = key
     digest: str | None
     if batch.canonical is not None:
-        digest = hashlib.sha256(bytes(batch.canonical)).hexdigest()
+        canonical = stored_bytes(batch)
+        digest = hashlib.sha256(canonical).hexdigest() if canonical is not None else None
     else:  # erased: the hash kept by the erasure (none: reported by (5a))
         digest = str(erasure.canonical_sha256) if erasure is not None else None
     for key in _DETAIL_HASH_KEYS:

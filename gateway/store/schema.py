@@ -76,6 +76,8 @@ batches = Table(
     Column("accepted", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
+    # the form ``canonical`` is kept in: identity | zlib (gateway.batch_storage)
+    Column("canonical_encoding", String(16), nullable=False, server_default="identity"),
     # the earliest event time among the batch's signed records (retention reads it
     # instead of parsing the bytes); NULL for batches stored before revision 0003
     Column("earliest_event_us", BigInteger, nullable=True),

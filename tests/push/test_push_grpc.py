@@ -15,6 +15,7 @@ from support.harness import Gateway
 
 from authz.catalog import Catalog
 from authz.sample_data import generate_enterprises, generate_records
+from gateway.batch_storage import unpack
 from gateway.query_reads import latest_records  # the read the query path uses
 from gateway.records_store import provenance, record_versions
 from gateway.store import schema
@@ -304,11 +305,17 @@ def test_provenance_names_node_batch_signature_and_ledger(
     assert prov.version == 1 and prov.category == "tax" and not prov.superseded
     assert prov.credit_code == records[0].credit_code
     # the stored signature verifies over the stored canonical bytes with the node's key
-    canonical = gateway_any.runtime.store.read(
+    row = gateway_any.runtime.store.read(
         lambda conn: conn.execute(
-            select(schema.batches.c.canonical).where(schema.batches.c.batch_id == "b-prov")
-        ).scalar_one()
+            select(schema.batches.c.canonical, schema.batches.c.canonical_encoding).where(
+                schema.batches.c.batch_id == "b-prov"
+            )
+        ).one()
     )
+    # kept compressed (a seventh of the size), unpacked to exactly the signed bytes
+    assert row.canonical_encoding == "zlib"
+    assert len(row.canonical) < len(canonical_batch(tax_dept.node_id, "b-prov", "tax", records))
+    canonical = unpack(bytes(row.canonical), row.canonical_encoding)
     assert canonical == canonical_batch(tax_dept.node_id, "b-prov", "tax", records)
     assert decode_batch(canonical)["records"][0]["record_id"] == records[0].record_id
     cert = x509.load_pem_x509_certificate(tax_dept.files.cert.read_bytes())
