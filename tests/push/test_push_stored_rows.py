@@ -1,7 +1,7 @@
 """The stored record rows say exactly what the agent signed, column by column.
 
-On SQLite the gateway inserts a batch's rows with ONE statement that reads them from a
-JSON array parameter (``gateway.push._SQLITE_INSERT``); on PostgreSQL with ``COPY``.
+On SQLite the gateway inserts a batch's rows with ONE multi-row ``VALUES`` statement with
+numbered parameters (``gateway.push._sqlite_insert``); on PostgreSQL with ``COPY``.
 Either way each column must hold the value and SQL type the record had: texts as texts
 (quotes, backslashes, tabs, CJK and astral characters unchanged), versions and event
 times as integers up to their limits, fields as the record's canonical JSON text.
@@ -10,11 +10,13 @@ times as integers up to their limits, fields as the record's canonical JSON text
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from support.harness import Gateway
 
 from authz.catalog import Catalog
@@ -79,6 +81,25 @@ def _stored(gateway: Gateway) -> dict[str, dict[str, object]]:
 
 @pytest.mark.parametrize("structured", [False, True], ids=["signed-content", "structured"])
 def test_stored_columns_are_the_signed_values(gateway_any: Gateway, structured: bool) -> None:
+    _check_stored_columns(gateway_any, structured)
+
+
+def test_rows_split_over_statements_when_sqlite_allows_few_parameters(
+    gateway: Gateway,
+) -> None:
+    """A SQLite built with a low parameter limit gets the rows in several statements
+    (here three rows each), with the same rows stored and the same duplicates found."""
+    engine = gateway.runtime.store.engine
+
+    @event.listens_for(engine, "connect")
+    def _few_parameters(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 4 + 5 * 3)
+
+    engine.dispose()
+    _check_stored_columns(gateway, structured=False)
+
+
+def _check_stored_columns(gateway_any: Gateway, structured: bool) -> None:
     dept = gateway_any.enroll_node("department", "tax-rows", categories=("tax",))
     pusher = Pusher(dept)
     records = _records()
