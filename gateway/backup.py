@@ -28,6 +28,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from xinlian.durable import fsync_path
 from xinlian.errors import AlreadyExists, FailedPrecondition
 
 BACKUP_ALL_PAGES = -1
@@ -54,10 +55,11 @@ def backup_sqlite(db_path: Path, out: Path) -> BackupResult:
     os.close(fd)
     try:
         # (2) the online copy; read-only source, as the gateway's writers expect
-        source = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        target = sqlite3.connect(out)
         try:
-            with contextlib.closing(source), contextlib.closing(target):
+            with (
+                contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as source,
+                contextlib.closing(sqlite3.connect(out)) as target,
+            ):
                 source.backup(target, pages=BACKUP_ALL_PAGES)
                 # the copy is a plain rollback-journal file: no -wal beside it to lose
                 target.execute("PRAGMA journal_mode=DELETE")
@@ -79,17 +81,9 @@ def backup_sqlite(db_path: Path, out: Path) -> BackupResult:
                 reason="NO_LEDGER",
             )
         # (4) durable before we say so
-        _fsync(out)
-        _fsync(out.parent)
+        fsync_path(out)
+        fsync_path(out.parent)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
     return BackupResult(out, out.stat().st_size, int(row[0]))
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -57,6 +57,7 @@ import json
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,10 +194,11 @@ class PreparedBatch:
     rows: list[_Row] = field(default_factory=list)  # the valid records
     positions: list[int] = field(default_factory=list)  # batch position of each row
     rows_flat: list[str | int] = field(default_factory=list)  # SQLite: ``rows``, flattened
-    entry: Entry | None = None  # the ledger entry if no valid record is stored already
+    letters: str = ""  # the outcome letters if no valid record is stored already
+    entry: Entry | None = None  # the ledger entry of that outcome
     earliest_event_us: int | None = None  # of every signed record, valid or not
     stored: bytes = b""  # ``canonical`` as the batch row keeps it (gateway.batch_storage)
-    stored_encoding: str = batch_storage.IDENTITY
+    stored_encoding: str = ""
 
 
 @dataclass(frozen=True)
@@ -369,8 +371,10 @@ class PushHandler:
         prepared.stored, prepared.stored_encoding = batch_storage.pack(canonical)
         if self.rt.store.sqlite and prepared.rows:
             prepared.rows_flat = list(itertools.chain.from_iterable(prepared.rows))
-        # (5, prepared here, outside the write lock) the entry if every valid record is new
-        prepared.entry = _batch_entry(prepared, _letters(prepared, frozenset()), 0)
+        # (5, prepared here, outside the write lock) the outcome and entry if every valid
+        # record is new
+        prepared.letters = _letters(prepared, frozenset())
+        prepared.entry = _batch_entry(prepared, prepared.letters, 0)
         return prepared
 
     def _validate(self, batch: PreparedBatch, decoded: list[DecodedRecord]) -> None:
@@ -403,7 +407,9 @@ class PushHandler:
         lock: as few statements and as little Python as possible. The ledger entry for
         the usual outcome (every valid record new) was built in step (4); only when some
         records turn out to be stored already is it built again here."""
-        entry = batch.entry or _batch_entry(batch, _letters(batch, frozenset()), 0)
+        entry = batch.entry
+        if entry is None:
+            raise RuntimeError(f"batch {batch.batch_id} reached the committer unprepared")
 
         def work(conn: Connection, ledger: LedgerTx) -> BatchOutcome:
             # (5a) the ledger entry, then the batch row with its provenance and that
@@ -419,7 +425,7 @@ class PushHandler:
             # version) is stored already are duplicates, left alone
             duplicates = _insert_records(conn, batch, batch_pk) if batch.rows else set()
             if not duplicates:
-                return BatchOutcome(batch.batch_id, _letters(batch, duplicates), index, False)
+                return BatchOutcome(batch.batch_id, batch.letters, index, False)
             # (5c) some were duplicates: the entry and the batch row's counts say so
             letters = _letters(batch, duplicates)
             ledger.undo(mark)
@@ -504,9 +510,7 @@ def check_records(
         verdicts.append(verdict)
 
 
-def _letters(
-    batch: PreparedBatch, duplicates: frozenset[tuple[str, int]] | set[tuple[str, int]]
-) -> str:
+def _letters(batch: PreparedBatch, duplicates: AbstractSet[tuple[str, int]]) -> str:
     """One letter per record: "A" accepted, "D" stored already, "R" rejected."""
     letters = ["R"] * len(batch.verdicts)
     for position, row in zip(batch.positions, batch.rows, strict=True):
@@ -588,7 +592,7 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
                 batch.node_id,
                 batch.batch_id,
                 batch.category,
-                batch.stored or batch.canonical,
+                batch.stored,
                 batch.signature,
                 batch.signer_fingerprint,
                 batch.received_at_us,
@@ -598,7 +602,7 @@ def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> 
                 0,
                 len(batch.verdicts) - accepted,
                 batch.earliest_event_us,
-                batch.stored_encoding if batch.stored else batch_storage.IDENTITY,
+                batch.stored_encoding,
             ),
         )
         row = cursor.fetchone()
@@ -652,7 +656,7 @@ def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> se
     rows = batch.rows
     dbapi: Any = conn.connection.dbapi_connection
     if conn.dialect.name != "postgresql":
-        flat = batch.rows_flat or list(itertools.chain.from_iterable(rows))
+        flat = batch.rows_flat
         per_statement = max(
             1,
             (dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - _SQLITE_BATCH_PARAMS)

@@ -55,6 +55,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from node_agent.identity import Identity
 from xinlian.batch import BatchRecord, canonical_batch
+from xinlian.durable import fsync_path
 from xinlian.signing import SignerKey, sign
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
@@ -300,11 +301,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(path.parent)
 
 
 @dataclass
