@@ -364,49 +364,34 @@ def authorization_section(record_id: str, code: str) -> None:
 
     banner("10b. The enterprise signs grants (授权书) for the bank and for the platform")
     letter = DEMO / "enterprise" / "授权书-bank-cib.txt"
-    out = xl(
-        "grant",
-        "create",
-        "--identity",
-        platform,
-        "--enterprise-key",
-        key,
-        "--credit-code",
-        code,
-        "--grantee",
-        "bank-cib",
-        "--category",
-        "tax",
-        "--purpose",
-        "financing",
-        "--days",
-        "365",
-        "--letter-out",
-        str(letter),
-    )
+
+    def grant_tax(grantee: str, days: str, *extra: str, capture: bool = False) -> str:
+        return xl(
+            "grant",
+            "create",
+            "--identity",
+            platform,
+            "--enterprise-key",
+            key,
+            "--credit-code",
+            code,
+            "--grantee",
+            grantee,
+            "--category",
+            "tax",
+            "--purpose",
+            "financing",
+            "--days",
+            days,
+            *extra,
+            capture=capture,
+        )
+
+    out = grant_tax("bank-cib", "365", "--letter-out", str(letter))
     grant_id = next(
         (w for line in out.splitlines() for w in line.split() if w.startswith("g-")), ""
     ).rstrip(":")
-    xl(
-        "grant",
-        "create",
-        "--identity",
-        platform,
-        "--enterprise-key",
-        key,
-        "--credit-code",
-        code,
-        "--grantee",
-        "fz-platform",
-        "--category",
-        "tax",
-        "--purpose",
-        "financing",
-        "--days",
-        "30",
-        show=True,
-        capture=True,
-    )
+    grant_tax("fz-platform", "30", capture=True)
     xl("grant", "list", "--identity", platform, "--credit-code", code)
 
     banner("10c. One tax record as the bank, the platform and the enterprise itself see it")
