@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from audit.entry import Action, Entry, Outcome
+from audit.entry import Action
 from authz import credit_code as uscc
 from authz.decision import EnterpriseState
 from authz.grants import (
@@ -211,22 +211,6 @@ def key_for_version(conn: Connection, credit_code: str, key_version: int) -> Ver
 # -- units of work ---------------------------------------------------------------------
 
 
-def _entry(
-    action: Action, caller: Caller, now: datetime, trace_id: str, code: str, details: Any
-) -> Entry:
-    return Entry(
-        action=action,
-        time=now,
-        actor=caller.node_id,
-        actor_kind=caller.kind,
-        outcome=Outcome.OK,
-        trace_id=trace_id,
-        credit_code=code,
-        subject=code,
-        details=details,
-    )
-
-
 def register_enterprise(
     caller: Caller,
     credit_code: str,
@@ -285,7 +269,14 @@ def register_enterprise(
             "attestation": attestation.to_json(),
         }
         ledger.append(
-            _entry(Action.ENTERPRISE_REGISTERED, caller, now, trace_id, credit_code, details)
+            caller.entry(
+                Action.ENTERPRISE_REGISTERED,
+                now,
+                trace_id,
+                details,
+                credit_code=credit_code,
+                subject=credit_code,
+            )
         )
         return require_enterprise(conn, credit_code)
 
@@ -357,7 +348,14 @@ def rotate_key(
             "signature": signature.hex(),
         }
         ledger.append(
-            _entry(Action.ENTERPRISE_KEY_ROTATED, caller, now, trace_id, credit_code, details)
+            caller.entry(
+                Action.ENTERPRISE_KEY_ROTATED,
+                now,
+                trace_id,
+                details,
+                credit_code=credit_code,
+                subject=credit_code,
+            )
         )
         return require_enterprise(conn, credit_code)
 

@@ -38,7 +38,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
 
-from audit.entry import Action, Entry, Outcome
+from audit.entry import Action
 from authz.catalog import Catalog
 from authz.decision import DATA_CONSUMER_KINDS
 from authz.grants import (
@@ -313,16 +313,13 @@ def submit_grant(
             "signature": signature.hex(),
         }
         index = ledger.append(
-            Entry(
-                action=Action.GRANT_CREATED,
-                time=now,
-                actor=caller.node_id,
-                actor_kind=caller.kind,
-                outcome=Outcome.OK,
-                trace_id=trace_id,
+            caller.entry(
+                Action.GRANT_CREATED,
+                now,
+                trace_id,
+                details,
                 credit_code=grant.credit_code,
                 subject=grant.grant_id,
-                details=details,
             )
         )
         return require_grant(conn, grant.grant_id), index
@@ -402,16 +399,13 @@ def revoke_grant(
             )
         )
         ledger.append(
-            Entry(
-                action=Action.GRANT_REVOKED,
-                time=now,
-                actor=caller.node_id,
-                actor_kind=caller.kind,
-                outcome=Outcome.OK,
-                trace_id=trace_id,
+            caller.entry(
+                Action.GRANT_REVOKED,
+                now,
+                trace_id,
+                details,
                 credit_code=grant.credit_code,
                 subject=grant_id,
-                details=details,
             )
         )
         return require_grant(conn, grant_id)

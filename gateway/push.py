@@ -385,21 +385,15 @@ class PushHandler:
         self, caller: Caller, batch_id: str, category: str, digest: str, reason: str, trace_id: str
     ) -> None:
         """Record a refused batch in the ledger before the refusal is answered."""
-        entry = Entry(
-            action=Action.PUSH_BATCH,
-            time=self.rt.clock.now(),
-            actor=caller.node_id,
-            actor_kind=caller.kind,
-            outcome=Outcome.DENIED,
-            trace_id=trace_id,
+        entry = caller.entry(
+            Action.PUSH_BATCH,
+            self.rt.clock.now(),
+            trace_id,
+            {"category": category, "batch_sha256": digest, "reason": reason},
             subject=batch_id,
-            details={"category": category, "batch_sha256": digest, "reason": reason},
+            outcome=Outcome.DENIED,
         )
-
-        def work(conn: Connection, ledger: LedgerTx) -> int:
-            return ledger.append(entry)
-
-        await self.rt.commit(work)
+        await self.rt.commit_entry(entry)
 
     # -- step (5): the unit of work -----------------------------------------------------
     def _work(self, batch: PreparedBatch) -> Callable[[Connection, LedgerTx], BatchOutcome]:

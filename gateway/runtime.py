@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Connection, select
 
 from audit.checkpoint import NoteSigner
+from audit.entry import Entry
 from authz.catalog import Catalog
 from gateway.committer import GroupCommitter, Work
 from gateway.config import GatewayConfig
@@ -42,6 +43,10 @@ class Runtime:
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)
+
+    async def commit_entry(self, entry: Entry) -> int:
+        """Commit one ledger entry on its own; returns its index (raises if not durable)."""
+        return await self.committer.submit(lambda conn, ledger: ledger.append(entry))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(None, self.store.read, fn)

@@ -16,12 +16,14 @@ import asyncio
 import contextvars
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography import x509
 
+from audit.entry import Action, Entry, Outcome
 from gateway.edge.limits import NODE_STATE_CACHE_TTL_S
 from gateway.pki import NodeIdentity, fingerprint, identity_from_cert, serial_hex
 from xinlian.errors import PermissionDenied, Unauthenticated
@@ -36,6 +38,30 @@ class Caller:
     region: str
     fingerprint: str
     serial: str
+
+    def entry(
+        self,
+        action: Action,
+        time: datetime,
+        trace_id: str,
+        details: Mapping[str, Any],
+        *,
+        credit_code: str | None = None,
+        subject: str | None = None,
+        outcome: Outcome = Outcome.OK,
+    ) -> Entry:
+        """A ledger entry of something this node did (its id and kind as the actor)."""
+        return Entry(
+            action=action,
+            time=time,
+            actor=self.node_id,
+            actor_kind=self.kind,
+            outcome=outcome,
+            trace_id=trace_id,
+            credit_code=credit_code,
+            subject=subject,
+            details=details,
+        )
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from sqlalchemy import Connection
 
-from audit.entry import Action, Entry, Outcome
+from audit.entry import Action
 from gateway.checkpointer import sign_checkpoint
-from gateway.committer import LedgerTx
 from gateway.edge import limits, validate
 from gateway.edge.caller import Caller, current_caller
 from gateway.ledger_store import (
@@ -137,22 +136,15 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         subject: str | None = None,
     ) -> int:
         """Commit the officer's own entry; returns its index. Raises if not durable."""
-        entry = Entry(
-            action=action,
-            time=self.rt.clock.now(),
-            actor=caller.node_id,
-            actor_kind=caller.kind,
-            outcome=Outcome.OK,
-            trace_id=new_trace_id(),
+        entry = caller.entry(
+            action,
+            self.rt.clock.now(),
+            new_trace_id(),
+            details,
             credit_code=credit_code or None,
             subject=subject or None,
-            details=details,
         )
-
-        def work(conn: Connection, ledger: LedgerTx) -> int:
-            return ledger.append(entry)
-
-        return await self.rt.commit(work)
+        return await self.rt.commit_entry(entry)
 
     # -- proofs (every node) -----------------------------------------------------------
     async def GetCheckpoint(
