@@ -35,6 +35,7 @@ from sqlalchemy import Connection
 from audit.entry import Entry
 from audit.merkle import CompactRange, leaf_hash
 from gateway.store.db import Store
+from gateway.store.ledger_ddl import INDEXED_COLUMNS, columns_generated
 from gateway.store.timeutil import to_us
 from xinlian.clock import Clock
 from xinlian.errors import Unavailable, XinLianError
@@ -159,33 +160,51 @@ def _sqlite_write_lock(store: Store) -> Iterator[None]:
 
 # The group's own statements run on the driver's cursor (in the transaction the store
 # began): they are the same for every group, so SQLAlchemy's per-statement work buys
-# nothing here.
-_LEDGER_COLUMNS = (
-    "idx",
-    "leaf_hash",
-    "body",
-    "action",
-    "actor",
-    "credit_code",
-    "outcome",
-    "trace_id",
-    "subject",
-    "time_us",
-)
+# nothing here. SQLite generates the indexed columns from the body
+# (``gateway.store.ledger_ddl``); PostgreSQL stores them with the row.
+_WRITTEN_COLUMNS = ("idx", "leaf_hash", "body")
 
 
-def _statements(mark: str, lock: str) -> tuple[str, str, str]:
+def _inserted_columns(dialect: str) -> tuple[str, ...]:
+    if columns_generated(dialect):
+        return _WRITTEN_COLUMNS
+    return _WRITTEN_COLUMNS + INDEXED_COLUMNS
+
+
+def _statements(mark: str, lock: str, dialect: str) -> tuple[str, str, str]:
+    columns = _inserted_columns(dialect)
     return (
         f"SELECT size, frontier FROM ledger_head WHERE id = 1{lock}",
-        f"INSERT INTO ledger_entries ({', '.join(_LEDGER_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_LEDGER_COLUMNS))})",
+        f"INSERT INTO ledger_entries ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})",
         f"UPDATE ledger_head SET size = {mark}, frontier = {mark}, updated_at_us = {mark} "
         "WHERE id = 1",
     )
 
 
-_SQLITE_STATEMENTS = _statements("?", "")
-_POSTGRES_STATEMENTS = _statements("%s", " FOR UPDATE")
+_SQLITE_STATEMENTS = _statements("?", "", "sqlite")
+_POSTGRES_STATEMENTS = _statements("%s", " FOR UPDATE", "postgresql")
+
+
+def _ledger_values(rows: list[_Row], dialect: str) -> list[tuple[Any, ...]]:
+    """The values of ``rows`` for ``_inserted_columns(dialect)``."""
+    if columns_generated(dialect):
+        return [(row.idx, row.leaf, row.body) for row in rows]
+    return [
+        (
+            row.idx,
+            row.leaf,
+            row.body,
+            row.entry.action.value,
+            row.entry.actor,
+            row.entry.credit_code,
+            row.entry.outcome.value,
+            row.entry.trace_id,
+            row.entry.subject,
+            to_us(row.entry.time),
+        )
+        for row in rows
+    ]
 
 
 def _txn(
@@ -229,21 +248,7 @@ def _txn(
         if ledger.rows:
             cursor.executemany(
                 insert_rows,
-                [
-                    (
-                        row.idx,
-                        row.leaf,
-                        row.body,
-                        row.entry.action.value,
-                        row.entry.actor,
-                        row.entry.credit_code,
-                        row.entry.outcome.value,
-                        row.entry.trace_id,
-                        row.entry.subject,
-                        to_us(row.entry.time),
-                    )
-                    for row in ledger.rows
-                ],
+                _ledger_values(ledger.rows, conn.dialect.name),
             )
             cursor.execute(
                 update_head,

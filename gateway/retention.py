@@ -8,9 +8,11 @@ Steps of ``prune``, numbered as in the code:
 2. entry bodies older than the cut-off are set to NULL, in chunks of ``PRUNE_CHUNK``
    indices; only entries already covered by a signed checkpoint are pruned, and the
    leaf hash is always kept, so every root, checkpoint and proof still verifies
-   (see ``audit.merkle``, "Pruning"). ``retention.erased`` bodies are never pruned:
-   they hold no personal data (hashes and counts) and are what keeps the records of an
-   erased batch tamper-evident (step 4);
+   (see ``audit.merkle``, "Pruning"). On SQLite, whose indexed columns are generated
+   from the body, the same UPDATE sets ``summary`` to the body's seven searched keys
+   (``gateway.store.ledger_ddl``), so the entry stays searchable. ``retention.erased``
+   bodies are never pruned: they hold no personal data (hashes and counts) and are
+   what keeps the records of an erased batch tamper-evident (step 4);
 3. stored records of negative categories (catalog ``negative``: 行政处罚, 司法判决,
    严重失信) whose event time is more than ``NEGATIVE_RETENTION_DAYS`` ago are deleted
    (征信业管理条例 第十六条: 5 years after the event ends);
@@ -69,6 +71,7 @@ from gateway.erasure import KeptRecord, encode_kept, erasure_entry, record_sha25
 from gateway.ledger_store import latest_checkpoint
 from gateway.store import schema
 from gateway.store.db import Store
+from gateway.store.ledger_ddl import prune_values
 from gateway.store.timeutil import to_us
 from gateway.verify import (
     EntryBodies,
@@ -157,7 +160,11 @@ def prune(
                     select(func.count()).select_from(schema.ledger_entries).where(*where)
                 ).scalar_one()
                 return int(count)
-            result = conn.execute(update(schema.ledger_entries).where(*where).values(body=None))
+            result = conn.execute(
+                update(schema.ledger_entries)
+                .where(*where)
+                .values(**prune_values(conn.dialect.name))
+            )
             return int(result.rowcount or 0)
 
         pruned += store.read(chunk) if dry_run else store.write(_overwriting(chunk))

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import ColumnElement, Connection, or_, select
 
 from audit.entry import Action, Outcome
 from gateway.ledger_store import ENTRY_COLUMNS, LedgerRow, row_to_entry
@@ -217,7 +217,13 @@ class Page:
 def search(conn: Connection, flt: SearchFilter, start: int, limit: int) -> Page:
     """Entries matching ``flt`` with index ``>= start``, at most ``limit``, index order."""
     t = schema.ledger_entries.c
-    query = select(*ENTRY_COLUMNS).where(t.idx >= start)
+    position: ColumnElement[int] = t.idx
+    if flt.since is not None and flt.until is not None and conn.dialect.name == "sqlite":
+        # SQLite: idx is the rowid (revision 0004). Offered a rowid range, the planner
+        # walks the whole table in index order rather than use ix_ledger_time for a
+        # time window; ``idx + 0`` is no rowid range, so the window's index is used
+        position = t.idx + 0
+    query = select(*ENTRY_COLUMNS).where(position >= start)
     if flt.node_id:
         query = query.where(or_(t.actor == flt.node_id, t.subject == flt.node_id))
     if flt.credit_code:

@@ -6,8 +6,17 @@ one read transaction; PostgreSQL: REPEATABLE READ), so a gateway may keep writin
 Steps, numbered as in the code:
 
 1. recompute each leaf hash from its stored body (pruned bodies are skipped, their
-   stored leaf hash is still used) and check that the indexed columns (action, actor,
-   outcome, trace id, credit code, subject, time) say what the body says;
+   stored leaf hash is still used) and make sure that the indexed columns (action,
+   actor, outcome, trace id, credit code, subject, time) say what the body says. On
+   SQLite the engine generates them from the body (``gateway.store.ledger_ddl``), so
+   they cannot differ: the table's stored definition is compared with the expected one
+   instead, and if it differs (say the table was rebuilt with stored columns to edit
+   them) that is reported (``SCHEMA_CHANGED``) and every row's columns are checked in
+   Python. On PostgreSQL they are stored: checked row by row in SQL, the rows it flags
+   re-checked in Python. Not checkable: a pruned row's columns (SQLite: its
+   ``summary``), its body being gone; and, on SQLite, a table definition rewritten in
+   ``sqlite_master`` (``writable_schema``) so that it no longer describes how the rows
+   are stored, which corrupts the file (``PRAGMA integrity_check`` finds it);
 2. recompute the root at every stored checkpoint's size and at the head, and compare
    with each checkpoint and with the sequencer row ``ledger_head`` (size and frontier);
 3. check each checkpoint's signature with the verifier key (and its origin), and the
@@ -51,14 +60,17 @@ from sqlalchemy import Connection, select
 
 from audit.checkpoint import NoteVerifier, open_note
 from audit.entry import Action
-from audit.merkle import HASH_SIZE, ProofError, verify_consistency
+from audit.levels import HashLevels
+from audit.merkle import ProofError, verify_consistency
 from gateway import batch_storage
 from gateway.committer import decode_frontier
 from gateway.erasure import KeptRecord, decode_kept, erasure_mismatch, record_sha256
-from gateway.ledger_store import HashLevels, all_checkpoints
+from gateway.ledger_store import all_checkpoints
 from gateway.store import schema
 from gateway.store.db import Store
+from gateway.store.ledger_ddl import columns_generated, definition_difference
 from gateway.store.timeutil import from_us, to_us
+from gateway.verify_scan import SPLIT_MIN_ENTRIES, scan_ledger
 from xinlian.batch import decode_batch, format_time, parse_time, record_json
 from xinlian.errors import PermissionDenied, XinLianError
 from xinlian.signing import load_public_key, public_key_pem, verify
@@ -109,6 +121,7 @@ class VerifyReport:
     batches: int = 0
     erased_batches: int = 0
     records: int = 0
+    scan_processes: int = 1
     problem_count: int = 0
     problems: list[Problem] = field(default_factory=list)
 
@@ -144,6 +157,7 @@ class VerifyReport:
             "batches": self.batches,
             "erased_batches": self.erased_batches,
             "records": self.records,
+            "scan_processes": self.scan_processes,
             "first_bad_index": self.first_bad_index,
             "first_bad_object": self.first_bad_object,
             "problem_count": self.problem_count,
@@ -169,9 +183,15 @@ class Retention:
 
 
 def verify_store(
-    store: Store, verifier: NoteVerifier, origin: str, retention: Retention | None = None
+    store: Store,
+    verifier: NoteVerifier,
+    origin: str,
+    retention: Retention | None = None,
+    *,
+    split_min_entries: int = SPLIT_MIN_ENTRIES,
 ) -> VerifyReport:
-    """Run every step of the module docstring in one read snapshot."""
+    """Run every step of the module docstring in one read snapshot. On SQLite, a ledger
+    of ``split_min_entries`` or more is scanned in two processes (``verify_scan``)."""
     options: dict[str, Any] = {} if store.sqlite else {"isolation_level": "REPEATABLE READ"}
     with (
         _gc_paused(),
@@ -179,7 +199,13 @@ def verify_store(
         conn.begin(),
     ):
         return verify_connection(
-            conn, verifier, origin, retention or Retention(), column_store=store
+            conn,
+            verifier,
+            origin,
+            retention or Retention(),
+            column_store=store,
+            scan_db=store.engine.url.database if store.sqlite else None,
+            split_min_entries=split_min_entries,
         )
 
 
@@ -203,9 +229,13 @@ def verify_connection(
     retention: Retention,
     *,
     column_store: Store | None = None,
+    scan_db: str | None = None,
+    split_min_entries: int = SPLIT_MIN_ENTRIES,
 ) -> VerifyReport:
     """Every step on ``conn``; with ``column_store``, the indexed-column check of step
-    (1) runs concurrently on a second connection of that store."""
+    (1) (PostgreSQL) runs concurrently on a second connection of that store; with ``scan_db`` (the
+    SQLite file of ``conn``), a ledger of ``split_min_entries`` or more is scanned in
+    two processes."""
     report = VerifyReport()
     head_size, head_blob = conn.execute(
         select(schema.ledger_head.c.size, schema.ledger_head.c.frontier).where(
@@ -220,7 +250,8 @@ def verify_connection(
     erasure_entries: EntryBodies = {}
 
     # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
-    levels = _scan_entries(conn, report, push_entries, erasure_entries, column_store)
+    scan = _LeafScanPlan(head_size, scan_db, split_min_entries)
+    levels = _scan_entries(conn, report, push_entries, erasure_entries, column_store, scan)
     if levels.size != head_size:
         report.add(
             Problem(
@@ -320,25 +351,14 @@ def _problem_order(problem: Problem) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- (1) + (4)
 
-# The indexed-column check in the database engine: the indices of the rows whose
-# columns may not say what their body says (a superset: each is re-checked in Python).
-# Per row, the body's values of the seven keys, as a JSON array, must equal the array
-# of the column values (the time column formatted as the body writes it). Both sides
-# are JSON texts made by the same engine, so equal texts mean equal values; a value
-# spelled differently (another escaping) only costs a Python re-check. The time is
-# formatted from a non-negative time_us only (where the formatting is one-to-one). A
-# body the engine cannot parse makes the query fail: every row is then checked in
-# Python.
-_SQLITE_COLUMN_CANDIDATES = """
-SELECT idx FROM ledger_entries
-WHERE body IS NOT NULL
-  AND (time_us < 0
-       OR json_extract(CAST(body AS TEXT), '$.action', '$.actor', '$.outcome', '$.trace_id',
-                       '$.credit_code', '$.subject', '$.time')
-          IS NOT json_array(action, actor, outcome, trace_id, credit_code, subject,
-                            strftime('%Y-%m-%dT%H:%M:%S', time_us / 1000000, 'unixepoch')
-                            || '.' || substr(1000000 + time_us % 1000000, 2) || 'Z'))
-"""
+# The indexed-column check in the database engine (PostgreSQL; SQLite generates the
+# columns from the body): the indices of the rows whose columns may not say what their
+# body says (a superset: each is re-checked in Python). Per row, the body's values of
+# the seven keys, as a JSON array, must equal the array of the column values (the time
+# column formatted as the body writes it). Both sides are JSON values made by the same
+# engine, so equal arrays mean equal values; a value the engine merely spells
+# differently only costs a Python re-check. A body the engine cannot parse makes the
+# query fail: every row is then checked in Python.
 _POSTGRES_COLUMN_CANDIDATES = """
 SELECT e.idx FROM ledger_entries e
 CROSS JOIN LATERAL (SELECT convert_from(e.body, 'UTF8')::jsonb AS j) b
@@ -351,10 +371,7 @@ WHERE e.body IS NOT NULL
                         to_char(TIMESTAMP '1970-01-01' + e.time_us * INTERVAL '1 microsecond',
                                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 """
-_COLUMN_CANDIDATES = {
-    "sqlite": _SQLITE_COLUMN_CANDIDATES,
-    "postgresql": _POSTGRES_COLUMN_CANDIDATES,
-}
+_COLUMN_CANDIDATES = {"postgresql": _POSTGRES_COLUMN_CANDIDATES}
 
 
 def _scan_entries(
@@ -363,12 +380,16 @@ def _scan_entries(
     push_entries: EntryBodies,
     erasure_entries: EntryBodies,
     column_store: Store | None,
+    plan: _LeafScanPlan,
 ) -> HashLevels:
     """(1) + (4) over every stored row, in index order; returns the tree of leaf hashes.
 
-    (a) the indexed-column check starts first, in the database engine: on a second
-        connection in a thread when ``column_store`` is given (the engine works while
-        this thread hashes), else on ``conn`` after the scan;
+    (a) SQLite: if the table is the expected one, the engine generates the indexed
+        columns from the bodies and there is nothing to check (else ``SCHEMA_CHANGED``
+        and every row is checked in (c)). PostgreSQL: the indexed-column check starts
+        first, in the database engine: on a second connection in a thread when
+        ``column_store`` is given (the engine works while this thread hashes), else on
+        ``conn`` after the scan;
     (b) the rows (index, leaf hash, body only) are read chunk by chunk with the DBAPI
         cursor; each chunk is checked in bulk (gapless indices, recomputed leaf hashes
         compared as one list) and its tree levels are built; only a chunk with a
@@ -380,12 +401,15 @@ def _scan_entries(
     """
     pool = None
     pending: Future[list[int] | None] | None = None
-    if column_store is not None and conn.dialect.name in _COLUMN_CANDIDATES:
+    generated = _columns_generated(conn, report)
+    if not generated and column_store is not None and conn.dialect.name in _COLUMN_CANDIDATES:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-columns")
         pending = pool.submit(_column_candidates_on, column_store)
+    candidates: list[int] | None = []  # generated columns: none to re-check
     try:
-        levels, bad_leaf = _scan_leaves(conn, report)
-        candidates = pending.result() if pending is not None else _column_candidates(conn)
+        levels, bad_leaf = _scan_leaves(conn, report, plan)
+        if not generated:
+            candidates = pending.result() if pending is not None else _column_candidates(conn)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -405,93 +429,94 @@ def _scan_entries(
     return levels
 
 
-def _scan_leaves(conn: Connection, report: VerifyReport) -> tuple[HashLevels, set[int]]:
-    """(b): gapless indices and leaf hashes; returns the tree and the bad-leaf indices."""
-    sha256 = hashlib.sha256
-    prefix = _LEAF_PREFIX
-    levels = HashLevels()
-    bad_leaf: set[int] = set()
-    expected = 0
-    for rows in _raw_chunks(conn, ROW_CHUNK):
-        n = len(rows)
-        idxs, leaves, bodies = zip(*rows, strict=True)
-        # (4) gapless: idx is the primary key and the rows come in index order, so
-        # n distinct increasing indices from ``expected`` to ``expected + n - 1``
-        # are exactly those
-        gap = idxs[0] != expected or idxs[-1] != expected + n - 1
-        if gap:
-            cut = next(p for p, idx in enumerate(idxs) if idx != expected + p)
-            what = "missing" if idxs[cut] > expected + cut else "out of order or duplicated"
-            report.add(
-                Problem(
-                    "ledger",
-                    "INDEX_GAP",
-                    f"ledger index {expected + cut} is {what} (next stored index {idxs[cut]})",
-                    index=expected + cut,
-                )
+@dataclass(frozen=True)
+class _LeafScanPlan:
+    head_size: int
+    scan_db: str | None
+    split_min_entries: int
+
+
+def _scan_leaves(
+    conn: Connection, report: VerifyReport, plan: _LeafScanPlan
+) -> tuple[HashLevels, set[int]]:
+    """(b): gapless indices and leaf hashes over ``0..head_size-1`` (``verify_scan``:
+    in two processes on a large SQLite ledger); returns the tree and the bad-leaf
+    indices. Rows stored outside that range are reported here too."""
+    scan = scan_ledger(
+        conn,
+        plan.head_size,
+        sqlite_path=plan.scan_db,
+        split_min_entries=plan.split_min_entries,
+    )
+    found = scan.leaves
+    for idx in found.bad_leaves:
+        report.add(
+            Problem(
+                "ledger",
+                "LEAF_MISMATCH",
+                f"entry {idx}: body does not hash to the stored leaf hash",
+                index=idx,
             )
-            idxs, leaves, bodies = idxs[:cut], leaves[:cut], bodies[:cut]
-            n = cut
-        stored = list(leaves)
-        pruned = bodies.count(None)
-        # (1) leaf hashes from the bodies; a pruned body keeps its stored hash
-        if pruned:
-            computed = [
-                leaf if body is None else sha256(prefix + body).digest()
-                for leaf, body in zip(stored, bodies, strict=True)
-            ]
-        else:
-            computed = [sha256(prefix + body).digest() for body in bodies]
-        if computed != stored:
-            for p, (got, want) in enumerate(zip(computed, stored, strict=True)):
-                if got != want:
-                    bad_leaf.add(idxs[p])
-                    report.add(
-                        Problem(
-                            "ledger",
-                            "LEAF_MISMATCH",
-                            f"entry {idxs[p]}: body does not hash to the stored leaf hash",
-                            index=idxs[p],
-                        )
-                    )
-                    if len(want) != HASH_SIZE:  # reported; keep the tree positions
-                        stored[p] = bytes(HASH_SIZE)
-        report.entries += n
-        report.pruned += pruned
-        levels.extend_bulk(b"".join(stored))
-        expected += n
-        if gap:  # after a gap the tree positions of later rows are unknown
-            break
-    return levels, bad_leaf
-
-
-def _raw_chunks(conn: Connection, size: int) -> Iterator[list[Any]]:
-    """``(idx, leaf_hash, body)`` rows in index order, ``size`` at a time, through the
-    DBAPI cursor of ``conn`` (same transaction, so same snapshot). SQLite steps one
-    statement lazily; PostgreSQL reads one bounded query per chunk (its client cursor
-    would hold the whole result)."""
-    cursor = conn.connection.cursor()
-    try:
-        if conn.dialect.name == "sqlite":
-            cursor.execute("SELECT idx, leaf_hash, body FROM ledger_entries ORDER BY idx")
-            while rows := list(cursor.fetchmany(size)):
-                yield rows
-            return
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        query = (
-            f"SELECT idx, leaf_hash, body FROM ledger_entries WHERE idx > {mark} "
-            f"ORDER BY idx LIMIT {int(size)}"
         )
-        last = -1
-        while True:
-            cursor.execute(query, (last,))
-            rows = list(cursor.fetchall())
-            if not rows:
-                return
-            yield rows
-            last = int(rows[-1][0])
-    finally:
-        cursor.close()
+    if found.gap is not None:
+        expected, stored = found.gap
+        what = "missing" if stored > expected or stored < 0 else "out of order or duplicated"
+        report.add(
+            Problem(
+                "ledger",
+                "INDEX_GAP",
+                f"ledger index {expected} is {what} (next stored index {stored})",
+                index=expected,
+            )
+        )
+    if scan.lowest is not None and scan.lowest < 0:
+        report.add(
+            Problem(
+                "ledger",
+                "INDEX_OUT_OF_RANGE",
+                f"ledger index {scan.lowest} is stored; indices start at 0",
+                index=0,
+            )
+        )
+    if scan.highest is not None and scan.highest >= plan.head_size:
+        report.add(
+            Problem(
+                "head",
+                "SIZE_MISMATCH",
+                f"entries are stored up to index {scan.highest}, "
+                f"beyond the ledger head's size {plan.head_size}",
+                index=plan.head_size,
+            )
+        )
+    report.entries += found.entries
+    report.pruned += found.pruned
+    report.scan_processes = scan.processes
+    return found.levels, set(found.bad_leaves)
+
+
+def _columns_generated(conn: Connection, report: VerifyReport) -> bool:
+    """(a) True if the engine generates the indexed columns from each row's body (or
+    ``summary``): on SQLite, when ``ledger_entries`` is defined exactly as
+    ``ledger_ddl.SQLITE_LEDGER_TABLE``. A SQLite table defined otherwise is reported
+    (``SCHEMA_CHANGED``) and False returned, so every row's columns are checked."""
+    if not columns_generated(conn.dialect.name):
+        return False
+    found = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger_entries'"
+    ).scalar()
+    difference = definition_difference(found)
+    if difference is None:
+        return True
+    report.add(
+        Problem(
+            "ledger",
+            "SCHEMA_CHANGED",
+            f"table ledger_entries: {difference} (its indexed columns are not generated "
+            "from the entries; every row's columns are checked instead)",
+            index=None,
+        )
+    )
+    return False
 
 
 def _column_candidates_on(store: Store) -> list[int] | None:
@@ -505,7 +530,8 @@ def _column_candidates_on(store: Store) -> list[int] | None:
 
 def _column_candidates(conn: Connection) -> list[int] | None:
     """(a) the indices the engine finds suspicious, or None if it cannot tell (a body
-    it cannot parse, an unknown engine): then every row is checked in Python."""
+    it cannot parse, an engine without the query: SQLite, whose table was changed):
+    then every row is checked in Python."""
     query = _COLUMN_CANDIDATES.get(conn.dialect.name)
     if query is None:
         return None
@@ -610,7 +636,7 @@ class _ColumnCheck:
         if text is None:
             if len(self._seconds) >= self.MAX_TIME_CACHE:
                 self._seconds.clear()
-            text = from_us(seconds * 1_000_000).strftime("%Y-%m-%dT%H:%M:%S")
+            text = _entry_time(seconds * 1_000_000)[:19]
             self._seconds[seconds] = text
         return f"{text}.{micros:06d}Z"
 
@@ -647,6 +673,13 @@ class _ColumnCheck:
         return _slow_mismatch(body, row)
 
 
+def _entry_time(time_us: int) -> str:
+    """``time_us`` as an entry's body writes its time (``audit.entry``: ISO 8601, four
+    digit years even below 1000, which ``strftime("%Y")`` does not pad on glibc)."""
+    naive = from_us(time_us).replace(tzinfo=None)
+    return naive.isoformat(timespec="microseconds") + "Z"
+
+
 def _slow_mismatch(body: bytes, row: Any) -> str:
     """Name the first indexed column that does not say what the body says."""
     _, _, _, action, actor, outcome, trace_id, code, subject, time_us = row
@@ -663,7 +696,7 @@ def _slow_mismatch(body: bytes, row: Any) -> str:
         "trace_id": trace_id,
         "credit_code": code,
         "subject": subject,
-        "time": from_us(int(time_us)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "time": _entry_time(int(time_us)),
     }
     for name, value in named.items():
         if obj.get(name) != value:

@@ -174,12 +174,23 @@ grants = Table(
 
 # The append-only ledger. ``body`` holds the canonical entry bytes and may be pruned
 # after the retention period; ``leaf_hash`` is kept forever so the tree still verifies.
+# The columns after ``summary`` are what officers' searches read through indexes. On
+# SQLite they are VIRTUAL columns generated from ``body`` (or, once it is pruned, from
+# ``summary``) and idx is a rowid alias (``gateway.store.ledger_ddl``, revision 0004):
+# write only idx, leaf_hash, body and summary there. On PostgreSQL they are stored
+# columns and ``summary`` stays NULL. This table serves reads on both.
 ledger_entries = Table(
     "ledger_entries",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "idx",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     Column("leaf_hash", LargeBinary(32), nullable=False),
     Column("body", LargeBinary, nullable=True),
+    Column("summary", Text, nullable=True),
     Column("action", String(32), nullable=False),
     Column("actor", String(64), nullable=False),
     Column("credit_code", String(18), nullable=True),

@@ -29,6 +29,7 @@ from gateway.store import schema
 from gateway.store.db import Store
 from gateway.store.timeutil import to_us
 from gateway.verify import VerifyReport, verify_store
+from gateway.verify_scan import SPLIT_MIN_ENTRIES
 from node_agent.identity import Identity
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.clock import SystemClock
@@ -181,12 +182,22 @@ def verifier(config: GatewayConfig) -> NoteVerifier:
     return NoteVerifier.from_key_string(config.ledger_verifier_key.read_text().strip())
 
 
-def verify(config: GatewayConfig, store: Store, now: datetime | None = None) -> VerifyReport:
+def verify(
+    config: GatewayConfig,
+    store: Store,
+    now: datetime | None = None,
+    *,
+    split_min_entries: int = SPLIT_MIN_ENTRIES,
+) -> VerifyReport:
+    """``verify_store`` as the CLI runs it; ``split_min_entries=1`` makes a SQLite ledger
+    of any size be scanned in two processes."""
     from authz.catalog import Catalog
     from gateway.retention import verify_retention
 
     retention = verify_retention(Catalog.default(), now or SystemClock().now())
-    return verify_store(store, verifier(config), config.origin, retention)
+    return verify_store(
+        store, verifier(config), config.origin, retention, split_min_entries=split_min_entries
+    )
 
 
 def fields_of(i: int) -> dict[str, str]:

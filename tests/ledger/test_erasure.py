@@ -27,6 +27,7 @@ from gateway.erasure import decode_kept, record_sha256
 from gateway.retention import NEGATIVE_RETENTION_DAYS, PruneResult, prune
 from gateway.store import schema
 from gateway.store.db import Store
+from gateway.store.ledger_ddl import prune_values
 from gateway.verify import stored_bytes
 from node_agent.identity import Identity
 from node_agent.push import load_signing_key
@@ -303,7 +304,8 @@ def _delete_kept_row(p: Pushed) -> None:
 def _remove_erasure_entry_body(p: Pushed) -> None:
     index = int(_erasure(p.store).ledger_index)
     t = schema.ledger_entries
-    _exec(p.store, update(t).where(t.c.idx == index).values(body=None))
+    dialect = p.store.engine.dialect.name
+    _exec(p.store, update(t).where(t.c.idx == index).values(**prune_values(dialect)))
 
 
 def _point_erasure_at_another_entry(p: Pushed) -> None:

@@ -18,6 +18,7 @@ from support.harness import Gateway
 
 from audit.verify_export import verify_export
 from gateway.store import schema
+from gateway.store.ledger_ddl import prune_values
 from xinlian.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -127,10 +128,9 @@ def test_tampered_export_names_the_index(gateway: Gateway, tmp_path: Path) -> No
 def test_pruned_export_still_verifies(gateway: Gateway, tmp_path: Path) -> None:
     _seed(gateway)
     store = gateway.runtime.store
+    t = schema.ledger_entries
     store.write(
-        lambda c: c.execute(
-            update(schema.ledger_entries).where(schema.ledger_entries.c.idx < 3).values(body=None)
-        )
+        lambda c: c.execute(update(t).where(t.c.idx < 3).values(**prune_values(c.dialect.name)))
     )
     out = tmp_path / "export"
     CliRunner().invoke(cli, ["audit", "export", "--home", str(gateway.home), "--out", str(out)])

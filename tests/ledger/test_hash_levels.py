@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit import merkle
-from gateway.ledger_store import HashLevels
+from audit.levels import HashLevels
+from xinlian.errors import InvalidArgument
 
 
 def _leaves(n: int) -> list[bytes]:
@@ -66,3 +68,27 @@ def test_bulk_extension_equals_appending(steps: list[int]) -> None:
             bulk.root(size) == one_by_one.root(size) == merkle.root_from_leaf_hashes(leaves[:size])
         )
         assert bulk.consistency_proof(1, size) == one_by_one.consistency_proof(1, size)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(min_value=0, max_value=300), st.data())
+def test_join_at_an_aligned_size_equals_one_tree(n: int, data: st.DataObject) -> None:
+    """A tree built in two parts (the verification split) equals the tree built whole,
+    wherever the split is (aligned or not), and survives a round trip through bytes."""
+    leaves = _leaves(n)
+    split = data.draw(st.integers(min_value=0, max_value=n))
+    left = HashLevels.from_level_bytes(_levels(leaves[:split]).level_bytes())
+    right = HashLevels.from_level_bytes(_levels(leaves[split:]).level_bytes())
+    left.join(right)
+    whole = _levels(leaves)
+    assert left.size == n
+    assert left.level_bytes()[: len(whole.level_bytes())] == whole.level_bytes()
+    for size in range(1, n + 1, max(1, n // 7)):
+        assert left.root(size) == whole.root(size)
+
+
+def test_levels_of_the_wrong_length_are_refused() -> None:
+    good = _levels(_leaves(5)).level_bytes()
+    for bad in ([good[0][:-1]], [good[0], good[1] + bytes(32)], [good[0], good[1][:32]]):
+        with pytest.raises(InvalidArgument):
+            HashLevels.from_level_bytes(bad)

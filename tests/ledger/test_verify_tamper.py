@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ledger_forgery import rebuild_with_stored_columns
 from ledger_helpers import (
     CODE_A,
     checkpoint,
@@ -19,6 +20,7 @@ from ledger_helpers import (
     verify,
 )
 from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 from support.harness import Gateway
 
 from audit.merkle import leaf_hash
@@ -115,7 +117,7 @@ def test_edited_body_with_recomputed_hash_is_caught_by_the_checkpoint(ledger: Le
         ledger.store,
         update(schema.ledger_entries)
         .where(schema.ledger_entries.c.idx == idx)
-        .values(body=body, leaf_hash=leaf_hash(body), actor="bank-9"),
+        .values(body=body, leaf_hash=leaf_hash(body)),  # the columns follow the body
     )
     report = verify(ledger.gw.config, ledger.store)
     assert not report.ok
@@ -171,16 +173,7 @@ def test_row_appended_beyond_the_head_is_named(ledger: Ledger) -> None:
     body = _body(ledger.store, 2)
     _exec(
         ledger.store,
-        insert(schema.ledger_entries).values(
-            idx=size,
-            leaf_hash=leaf_hash(body),
-            body=body,
-            action="node.applied",
-            actor="x",
-            outcome="ok",
-            trace_id="t",
-            time_us=0,
-        ),
+        insert(schema.ledger_entries).values(idx=size, leaf_hash=leaf_hash(body), body=body),
     )
     data = _assert_cli_fails(ledger, f"first bad index {size}")
     assert "SIZE_MISMATCH" in {p["code"] for p in data["problems"]}
@@ -200,20 +193,7 @@ def test_row_inserted_with_renumbering_is_named(ledger: Ledger) -> None:
     def shift(conn):  # type: ignore[no-untyped-def]
         for idx in range(size - 1, k - 1, -1):
             conn.execute(update(t).where(t.c.idx == idx).values(idx=idx + 1))
-        conn.execute(
-            insert(t).values(
-                idx=k,
-                leaf_hash=leaf_hash(forged),
-                body=forged,
-                action="query",
-                actor="bank-1",
-                credit_code=CODE_A,
-                outcome="ok",
-                trace_id=json.loads(forged)["trace_id"],
-                subject=CODE_A,
-                time_us=0,
-            )
-        )
+        conn.execute(insert(t).values(idx=k, leaf_hash=leaf_hash(forged), body=forged))
 
     store.write(shift)
     report = verify(config, store)
@@ -284,15 +264,20 @@ def test_deleted_record_row_breaks_the_entry_outcomes(ledger: Ledger) -> None:
 
 
 def test_edited_index_column_is_named(ledger: Ledger) -> None:
-    """Search reads the indexed columns: they must say what the hashed body says."""
-    _exec(
-        ledger.store,
-        update(schema.ledger_entries)
-        .where(schema.ledger_entries.c.idx == 2)
-        .values(actor="nobody"),
-    )
+    """Search reads the indexed columns: they must say what the hashed body says. SQLite
+    generates them from the body and refuses the edit; a forger who rebuilds the table
+    with stored columns to make it is reported, and the edited row named."""
+    edit = update(schema.ledger_entries).where(schema.ledger_entries.c.idx == 2)
+    with (
+        pytest.raises(OperationalError, match="cannot UPDATE generated column"),
+        ledger.store.engine.begin() as conn,
+    ):
+        conn.execute(edit.values(actor="nobody"))
+    rebuild_with_stored_columns(ledger.store)
+    _exec(ledger.store, edit.values(actor="nobody"))
     data = _assert_cli_fails(ledger, "first bad index 2")
-    assert data["problems"][0]["code"] == "COLUMN_MISMATCH"
+    codes = [(p["code"], p["index"]) for p in data["problems"]]
+    assert codes == [("COLUMN_MISMATCH", 2), ("SCHEMA_CHANGED", None)]
 
 
 def test_forged_checkpoint_is_refused(ledger: Ledger) -> None:
@@ -317,7 +302,14 @@ def test_verify_a_tampered_copy_on_sqlite(tmp_path: Path) -> None:
     try:
         checkpoint(config, store)
         assert verify(config, store).ok
-        _exec(store, text("UPDATE ledger_entries SET body = X'00' WHERE idx = 0"))
+        # the body must stay an entry (SQLite derives the indexed columns from it)
+        _exec(
+            store,
+            text(
+                "UPDATE ledger_entries SET body = "
+                "CAST(replace(CAST(body AS TEXT), '\"ok\"', '\"error\"') AS BLOB) WHERE idx = 0"
+            ),
+        )
         report = verify(config, store)
         assert report.first_bad_index == 0
     finally:
