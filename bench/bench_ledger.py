@@ -49,7 +49,7 @@ from gateway.verify import verify_store
 from xinlian.clock import SystemClock
 
 APPEND_CONCURRENCY = 32
-VERIFY_ROUNDS = 3
+VERIFY_ROUNDS = 5
 ENTRIES_PER_SEED_UNIT = 2000
 
 

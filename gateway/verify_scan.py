@@ -41,9 +41,9 @@ log = logging.getLogger(__name__)
 
 SPLIT_MIN_ENTRIES = 16_384
 """Ledgers at least this large are scanned in two processes on SQLite."""
-PARENT_SHARE = 0.6
+PARENT_SHARE = 0.62
 """The share of the entries this process scans (it also starts the worker, ~20 ms)."""
-SPLIT_PARTS = 16
+SPLIT_PARTS = 64
 """The split point is a multiple of the largest power of two at most n / SPLIT_PARTS."""
 ROW_CHUNK = 16_384
 """Rows read per fetch (per query on PostgreSQL)."""
