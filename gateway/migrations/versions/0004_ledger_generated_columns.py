@@ -6,6 +6,8 @@ Revision ID: 0004
 Revises: 0003
 """
 
+import sqlite3
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,6 +28,8 @@ _INDEXES = {
     "ix_ledger_time": "time_us",
     "ix_ledger_subject": "subject",
 }
+MIN_SQLITE = (3, 31, 0)
+"""The first SQLite with generated columns."""
 _OLD = "ledger_entries_0003"
 _NEW = "ledger_entries_0004"
 
@@ -48,6 +52,14 @@ def upgrade() -> None:
         op.add_column("ledger_entries", sa.Column("summary", sa.Text(), nullable=True))
         return
     bind = op.get_bind()
+    # (0) an SQLite that knows generated columns
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        want = ".".join(map(str, MIN_SQLITE))
+        raise FailedPrecondition(
+            f"sqlite: got version {sqlite3.sqlite_version}, want {want} or later "
+            "(generated columns); nothing was migrated",
+            reason="SQLITE_TOO_OLD",
+        )
     # (1) the 0003 table steps aside, with its indexes dropped (their names are reused)
     for name in _INDEXES:
         op.drop_index(name, table_name="ledger_entries")
@@ -64,8 +76,9 @@ def upgrade() -> None:
             f"FROM {_OLD} ORDER BY idx"
         )
     except sa.exc.DBAPIError as exc:
+        where = _first_unreadable(bind)
         raise FailedPrecondition(
-            f"ledger_entries: a stored body cannot be read as an entry ({exc.orig}); "
+            f"{where}: the stored body cannot be read as an entry ({exc.orig}); "
             "run xinlian audit verify; nothing was migrated",
             reason="LEDGER_UNREADABLE",
         ) from exc
@@ -75,6 +88,23 @@ def upgrade() -> None:
     op.drop_table(_OLD)
     for name, column in _INDEXES.items():
         op.create_index(name, "ledger_entries", [column])
+
+
+def _first_unreadable(bind: sa.Connection) -> str:
+    """The first entry the copy refused, named for the error: a body that is not a JSON
+    object, or lacks a key a NOT NULL column is read from, or whose time is no date."""
+    required = " OR ".join(
+        f"json_extract(j, '$.{key}') IS NULL"
+        for key in ("action", "actor", "outcome", "trace_id", "time")
+    )
+    idx = bind.exec_driver_sql(
+        f"SELECT idx FROM (SELECT idx, CAST(body AS TEXT) AS j FROM {_OLD} "
+        "WHERE body IS NOT NULL) "
+        f"WHERE NOT json_valid(j) OR json_type(j) IS NOT 'object' OR {required} "
+        "OR strftime('%s', substr(json_extract(j, '$.time'), 1, 19)) IS NULL "
+        "ORDER BY idx LIMIT 1"
+    ).scalar()
+    return f"ledger entry {idx}" if idx is not None else "ledger_entries"
 
 
 def _refuse_changed_columns(bind: sa.Connection) -> None:
