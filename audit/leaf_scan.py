@@ -50,7 +50,8 @@ class LeafScan:
 
 
 def scan_rows(chunks: Iterable[Sequence[Row]], start: int) -> LeafScan:
-    """Steps 1 to 3 of the module docstring over ``chunks`` of rows in index order."""
+    """Steps 1 to 3 of the module docstring over ``chunks`` of rows whose indices are
+    strictly increasing (``ORDER BY idx`` on the primary key, as every caller reads)."""
     sha256 = hashlib.sha256
     prefix = _LEAF_PREFIX
     scan = LeafScan(start)

@@ -82,15 +82,17 @@ def scan_ledger(
         return LedgerScan(scan_rows(_row_chunks(conn, 0, head_size), 0), lowest, highest)
     # (2) the worker scans [split, n) while this process scans [0, split)
     worker = _start_worker(sqlite_path, split, head_size)
-    here = scan_rows(_row_chunks(conn, 0, split), 0)
-    there = _worker_result(worker, split)
+    try:
+        here = scan_rows(_row_chunks(conn, 0, split), 0)
+    except BaseException:
+        _stop(worker)
+        raise
     if here.entries < split:  # a gap before the split: nothing after it has a position
-        if worker is not None:
-            worker.kill()
-            worker.wait()
+        _stop(worker)
         if here.gap is None:
             here.gap = (here.entries, _next_index(conn, here.entries))
         return LedgerScan(here, lowest, highest)
+    there = _worker_result(worker, split)
     # (4) join, or scan the rest here
     processes = 2
     if there is None:
@@ -125,6 +127,13 @@ def _start_worker(path: str, start: int, end: int) -> subprocess.Popen[bytes] | 
         return None
 
 
+def _stop(worker: subprocess.Popen[bytes] | None) -> None:
+    """Kill the worker (its result is not needed) and reap it, closing its pipes."""
+    if worker is not None:
+        worker.kill()
+        worker.communicate()
+
+
 def _worker_result(worker: subprocess.Popen[bytes] | None, start: int) -> LeafScan | None:
     """The worker's scan of ``[start, ...)``, or None (logged) if it cannot be used."""
     if worker is None:
@@ -132,8 +141,7 @@ def _worker_result(worker: subprocess.Popen[bytes] | None, start: int) -> LeafSc
     try:
         out, err = worker.communicate(timeout=WORKER_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.communicate()
+        _stop(worker)
         log.warning("verify: the scan worker timed out; scanning its range here")
         return None
     if worker.returncode != 0:
