@@ -107,6 +107,10 @@ def scan_ledger(
 
 
 def split_point(n: int) -> int:
+    """Where the worker's range of a ledger of ``n`` entries starts: ``PARENT_SHARE`` of
+    ``n``, rounded to a multiple of the largest power of two at most ``n / SPLIT_PARTS``
+    (so all but the top few levels of the worker's tree are the whole tree's), and
+    strictly inside ``0..n``."""
     align = 1 << max(0, (n // SPLIT_PARTS).bit_length() - 1)
     split = round(n * PARENT_SHARE / align) * align
     return min(max(split, align), n - 1) if n > 1 else 0
