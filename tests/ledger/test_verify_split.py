@@ -276,3 +276,41 @@ def test_the_worker_refuses_bad_arguments_and_never_writes(ledger: Ledger, tmp_p
     assert not missing.exists()  # opened read-only: nothing created
     done = subprocess.run([*run, db, "0", "10"], capture_output=True, check=True)
     assert done.stdout.startswith(b"0 10 0 -1 -1 ")
+
+
+def test_verifying_while_the_ledger_grows_and_is_pruned(ledger: Ledger) -> None:
+    """The worker's snapshot is taken after this process's: with entries appended,
+    checkpoints signed and bodies pruned meanwhile, every report is still clean."""
+    import threading
+
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        i = ENTRIES
+        try:
+            while not stop.is_set():
+
+                def work(conn: Connection, tx: LedgerTx, start: int = i) -> None:
+                    for k in range(start, start + 20):
+                        tx.append(_entry(k))
+
+                commit_now(ledger.store, SystemClock(), work)
+                checkpoint(ledger.config, ledger.store)
+                if i % 100 == 0:
+                    prune(ledger.store, SystemClock(), Catalog.default(), 180)
+                i += 20
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = [verify(ledger.config, ledger.store, split_min_entries=1) for _ in range(8)]
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert all(r.ok for r in reports), [r.problems[:3] for r in reports if not r.ok]
+    assert all(r.scan_processes == 2 for r in reports)
+    assert reports[-1].tree_size > ledger.size and reports[-1].pruned > 0
