@@ -27,6 +27,9 @@ from xinlian.errors import InvalidArgument
 
 _LEAF_PREFIX = b"\x00"
 _ZERO = bytes(HASH_SIZE)
+ROW_CHUNK = 16_384
+"""Rows the callers read per fetch and hand to ``scan_rows`` as one chunk (this process
+and the worker alike)."""
 MAX_ENCODED_HEADER = 1 << 24
 """Largest header ``decode`` accepts (the list of bad leaves of a whole half)."""
 

@@ -203,8 +203,7 @@ def verify_store(
             verifier,
             origin,
             retention or Retention(),
-            column_store=store,
-            scan_db=store.engine.url.database if store.sqlite else None,
+            store=store,
             split_min_entries=split_min_entries,
         )
 
@@ -228,14 +227,13 @@ def verify_connection(
     origin: str,
     retention: Retention,
     *,
-    column_store: Store | None = None,
-    scan_db: str | None = None,
+    store: Store | None = None,
     split_min_entries: int = SPLIT_MIN_ENTRIES,
 ) -> VerifyReport:
-    """Every step on ``conn``; with ``column_store``, the indexed-column check of step
-    (1) (PostgreSQL) runs concurrently on a second connection of that store; with ``scan_db`` (the
-    SQLite file of ``conn``), a ledger of ``split_min_entries`` or more is scanned in
-    two processes."""
+    """Every step on ``conn``. With ``store`` (the store ``conn`` belongs to), the
+    PostgreSQL indexed-column check of step (1) runs concurrently on a second
+    connection, and a SQLite ledger of ``split_min_entries`` or more is scanned in two
+    processes; without it, everything runs on ``conn``."""
     report = VerifyReport()
     head_size, head_blob = conn.execute(
         select(schema.ledger_head.c.size, schema.ledger_head.c.frontier).where(
@@ -250,8 +248,8 @@ def verify_connection(
     erasure_entries: EntryBodies = {}
 
     # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
-    scan = _LeafScanPlan(head_size, scan_db, split_min_entries)
-    levels = _scan_entries(conn, report, push_entries, erasure_entries, column_store, scan)
+    scan = _LeafScanPlan(head_size, _sqlite_file(store), split_min_entries)
+    levels = _scan_entries(conn, report, push_entries, erasure_entries, store, scan)
     if levels.size != head_size:
         report.add(
             Problem(
@@ -390,10 +388,8 @@ def _scan_entries(
         first, in the database engine: on a second connection in a thread when
         ``column_store`` is given (the engine works while this thread hashes), else on
         ``conn`` after the scan;
-    (b) the rows (index, leaf hash, body only) are read chunk by chunk with the DBAPI
-        cursor; each chunk is checked in bulk (gapless indices, recomputed leaf hashes
-        compared as one list) and its tree levels are built; only a chunk with a
-        mismatch is walked row by row;
+    (b) the leaf scan (``_scan_leaves``: ``gateway.verify_scan``, in two processes on
+        a large SQLite ledger);
     (c) the column check's candidates (before the first gap, leaf hash good) are
         re-checked in Python, which names the column;
     (d) the bodies of the ``push.batch`` entries (for step (6)) and of the
@@ -427,6 +423,14 @@ def _scan_entries(
         bodies = push_entries if action == Action.PUSH_BATCH.value else erasure_entries
         bodies[int(idx)] = bytes(body) if body is not None else None
     return levels
+
+
+def _sqlite_file(store: Store | None) -> str | None:
+    """The database file of a SQLite ``store``, for the scan worker (None: no file)."""
+    if store is None or not store.sqlite:
+        return None
+    path = store.engine.url.database
+    return path if path and path != ":memory:" else None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from audit.leaf_scan import LeafScan, Row, decode, scan_rows
+from audit.leaf_scan import ROW_CHUNK, LeafScan, Row, decode, scan_rows
 from xinlian.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,6 @@ PARENT_SHARE = 0.62
 """The share of the entries this process scans (it also starts the worker, ~20 ms)."""
 SPLIT_PARTS = 64
 """The split point is a multiple of the largest power of two at most n / SPLIT_PARTS."""
-ROW_CHUNK = 16_384
-"""Rows read per fetch (per query on PostgreSQL)."""
 WORKER_TIMEOUT_S = 1800.0
 """How long the worker may take before this process scans its range itself."""
 WORKER_SCRIPT = Path(__file__).resolve().parent / "verify_worker.py"

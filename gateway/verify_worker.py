@@ -18,8 +18,6 @@ import gc
 import os
 import sys
 
-ROW_CHUNK = 16_384
-"""Rows read per fetch."""
 _QUERY = "SELECT idx, leaf_hash, body FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx"
 
 
@@ -28,7 +26,7 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import sqlite3
 
-    from audit.leaf_scan import encode, scan_rows
+    from audit.leaf_scan import ROW_CHUNK, encode, scan_rows
 
     if len(argv) != 3:
         print("usage: verify_worker.py DB_PATH START END", file=sys.stderr)
