@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from support.harness import Gateway, running_gateway
-from support.postgres import Cluster
+from support.postgres import Cluster, start_cluster
 
 from authz.catalog import Catalog
 from authz.sample_data import generate_enterprises, generate_records, write_jsonl
@@ -21,6 +21,17 @@ from node_agent.push import Pusher, PushFailed, PushProgress, state_path_for
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 SPEC = Catalog.default().categories["housing_fund"]
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[Cluster]:
+    """A cluster of this module's own: these tests restart it, and the session's shared
+    cluster must stay up for the other PostgreSQL tests."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture

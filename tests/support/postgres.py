@@ -20,6 +20,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+READY_TIMEOUT_S = 180.0
+"""How long a (re)started server may take to accept connections (WAL replay on a busy machine)."""
+
 
 def _bindir() -> Path:
     pg_config = shutil.which("pg_config")
@@ -65,19 +68,46 @@ class Cluster:
         subprocess.run(cmd, check=True, capture_output=True, text=True)
 
     def start(self) -> None:
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.datadir),
-            "-l",
-            str(self.base / "postgres.log"),
-            "-o",
-            f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        """Start the server and return only once it accepts connections.
+
+        ``pg_ctl -w -t 60`` can give up (exit 1) while the server is still replaying WAL
+        after an immediate stop on a loaded machine; that is not a failed start, so the
+        readiness wait below decides, for up to ``READY_TIMEOUT_S``."""
+        try:
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.base / "postgres.log"),
+                "-o",
+                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+                " -c max_connections=200",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
+        except subprocess.CalledProcessError:
+            if not (self.datadir / "postmaster.pid").exists():
+                raise
+        self.wait_ready()
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Poll with a real connection until the server answers ``SELECT 1``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            engine = sa.create_engine(self.admin_url)
+            try:
+                with engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+                return
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+            finally:
+                engine.dispose()
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
@@ -124,16 +154,4 @@ def start_cluster() -> Cluster:
         "--no-sync",
     )
     cluster.start()
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            engine = sa.create_engine(cluster.admin_url)
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            engine.dispose()
-            break
-        except sa.exc.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
     return cluster
