@@ -55,7 +55,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from authz.catalog import Category, Purpose
-from authz.grants import GrantState, GrantStatus, check_node_id
+from authz.grants import (
+    GrantState,
+    GrantStatus,
+)
+from authz.statements import check_node_id
 from xinlian.errors import AccessDenied, InvalidArgument
 
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from authz.catalog import Catalog, Category, FieldSpec, Sensitivity
-from authz.grants import check_node_id
+from authz.statements import check_node_id
 from xinlian.errors import InvalidArgument
 
 ROLE_INSTITUTION = "institution"

@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 from string import Template
 
 from authz.catalog import Catalog, Category
-from authz.grants import Grant, split_field_ref
+from authz.grants import Grant
+from authz.statements import split_field_ref
 from xinlian.errors import InvalidArgument
 
 BEIJING = timezone(timedelta(hours=8), "CST")

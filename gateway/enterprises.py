@@ -48,14 +48,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from audit.entry import Action
 from authz import credit_code as uscc
 from authz.decision import EnterpriseState
-from authz.grants import (
-    MAX_CLOCK_SKEW,
+from authz.enterprise_statements import (
     SELF_QUERY_MAX_AGE,
     SELF_QUERY_MAX_CLOCK_SKEW,
     KeyRotation,
-    format_time,
     public_key_sha256,
     verify_key_rotation,
+)
+from authz.statements import (
+    MAX_CLOCK_SKEW,
+    format_time,
 )
 from gateway.committer import LedgerTx, Work
 from gateway.edge import limits, validate

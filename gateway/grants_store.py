@@ -42,17 +42,19 @@ from audit.entry import Action
 from authz.catalog import Catalog
 from authz.decision import DATA_CONSUMER_KINDS
 from authz.grants import (
-    MAX_CLOCK_SKEW,
-    MAX_REASON_CHARS,
     Grant,
     GrantState,
     GrantStatus,
     Revocation,
     check_grant_against_catalog,
     check_new_grant,
-    format_time,
     verify_grant_signature,
     verify_revocation,
+)
+from authz.statements import (
+    MAX_CLOCK_SKEW,
+    MAX_REASON_CHARS,
+    format_time,
 )
 from gateway.committer import LedgerTx, Work
 from gateway.edge import limits

@@ -54,7 +54,11 @@ from authz import credit_code as uscc
 from authz.catalog import Category, Purpose
 from authz.decision import Consumer, Decision, ReasonCode, decide
 from authz.desensitize import DisclosedField, desensitize_record, load_default_policy, role_for
-from authz.grants import GrantState, SelfQuery, verify_self_query
+from authz.enterprise_statements import (
+    SelfQuery,
+    verify_self_query,
+)
+from authz.grants import GrantState
 from gateway.committer import LedgerTx
 from gateway.edge.caller import Caller, current_caller
 from gateway.edge.limits import MAX_QUERY_BATCH, MAX_QUERY_STREAM, MAX_TRACE_ID_LEN

@@ -17,7 +17,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from authz.catalog import Purpose
-from authz.grants import Grant, KeyRotation, Revocation, public_key_sha256
+from authz.enterprise_statements import (
+    KeyRotation,
+    public_key_sha256,
+)
+from authz.grants import (
+    Grant,
+    Revocation,
+)
 from gateway.pki import write_public, write_secret
 from gateway.services.authorization_service import grant_to_wire
 from gateway.services.convert import ts

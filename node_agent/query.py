@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from rich.table import Table
 
 from authz.catalog import Purpose
-from authz.grants import SelfQuery
+from authz.enterprise_statements import SelfQuery
 from gateway.services.convert import PURPOSE_TO_WIRE, ts
 from node_agent.identity import Identity
 from xinlian.signing import SignerKey, sign

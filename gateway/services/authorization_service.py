@@ -9,7 +9,11 @@ from grpc import aio
 from sqlalchemy import Connection, select
 
 from authz.catalog import Catalog
-from authz.grants import Grant, GrantStatus, check_grant_against_catalog
+from authz.grants import (
+    Grant,
+    GrantStatus,
+    check_grant_against_catalog,
+)
 from authz.letter import render_letter
 from gateway.edge.caller import Caller, current_caller
 from gateway.enterprises import (

@@ -33,7 +33,12 @@ from authz.desensitize import (
     pseudonym,
     role_for,
 )
-from authz.grants import Grant, GrantState, verify_grant_signature, verify_signed_grant
+from authz.grants import (
+    Grant,
+    GrantState,
+    verify_grant_signature,
+    verify_signed_grant,
+)
 from xinlian.errors import InvalidArgument, PermissionDenied, XinLianError
 from xinlian.signing import sign
 

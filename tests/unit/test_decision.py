@@ -24,7 +24,10 @@ from authz.decision import (
     ReasonCode,
     decide,
 )
-from authz.grants import Grant, GrantState
+from authz.grants import (
+    Grant,
+    GrantState,
+)
 from xinlian.errors import AccessDenied, InvalidArgument
 
 CODE = "91350100M000100Y5W"

@@ -11,32 +11,36 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from authz.catalog import Catalog, Purpose
-from authz.grants import (
-    MAX_CANONICAL_BYTES,
-    MAX_GRANT_CATEGORIES,
-    MAX_GRANT_FIELDS,
-    MAX_GRANT_VALIDITY,
+from authz.enterprise_statements import (
     SELF_QUERY_FROM_FUTURE,
     SELF_QUERY_MAX_AGE,
     SELF_QUERY_MAX_CLOCK_SKEW,
     SELF_QUERY_PLATFORM_MISMATCH,
     SELF_QUERY_STALE,
+    KeyRotation,
+    SelfQuery,
+    check_self_query_fresh,
+    public_key_sha256,
+    verify_key_rotation,
+    verify_self_query,
+)
+from authz.grants import (
+    MAX_GRANT_CATEGORIES,
+    MAX_GRANT_FIELDS,
+    MAX_GRANT_VALIDITY,
     Grant,
     GrantState,
     GrantStatus,
-    KeyRotation,
     Revocation,
-    SelfQuery,
     check_grant_against_catalog,
     check_new_grant,
-    check_self_query_fresh,
-    format_time,
-    public_key_sha256,
     verify_grant_signature,
-    verify_key_rotation,
     verify_revocation,
-    verify_self_query,
     verify_signed_grant,
+)
+from authz.statements import (
+    MAX_CANONICAL_BYTES,
+    format_time,
 )
 from xinlian.errors import AccessDenied, InvalidArgument, PermissionDenied
 from xinlian.signing import sign
