@@ -82,6 +82,8 @@ class Action(StrEnum):
     AUDIT_SEARCH = "audit.search"
     AUDIT_EXPORT = "audit.export"
     RETENTION_ERASED = "retention.erased"
+    ACCESS_DENIED = "access.denied"
+    STATEMENT_REFUSED = "statement.refused"
 
 
 class Outcome(StrEnum):

@@ -4,6 +4,8 @@ proof serving (``gateway.ledger_store.LeafCache``) and verification. Pure, no I/
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 
 from audit.merkle import EMPTY_ROOT, HASH_SIZE, consistency_path, inclusion_path, node_hash
 from xinlian.errors import InvalidArgument
@@ -149,6 +151,30 @@ class HashLevels:
         size = self._size if size is None else size
         self._check(size)
         return self.range_root(0, size)
+
+    def root_with(self, size: int, leaves: Mapping[int, bytes]) -> bytes:
+        """MTH of the first ``size`` leaves with the leaf hashes at the indices of
+        ``leaves`` replaced by the given ones (say, the hashes of entries whose stored
+        leaf hash differs from their body's). O(k·log² n) for k replaced leaves: the
+        subtrees without a replaced leaf come from the levels as they are."""
+        self._check(size)
+        changed = sorted(i for i in leaves if 0 <= i < size)
+        return self._range_root_with(0, size, changed, leaves)
+
+    def _range_root_with(
+        self, begin: int, end: int, changed: Sequence[int], leaves: Mapping[int, bytes]
+    ) -> bytes:
+        if not changed:
+            return self.range_root(begin, end)
+        n = end - begin
+        if n == 1:
+            return leaves[begin]
+        mid = begin + (1 << ((n - 1).bit_length() - 1))
+        cut = bisect_left(changed, mid)
+        return node_hash(
+            self._range_root_with(begin, mid, changed[:cut], leaves),
+            self._range_root_with(mid, end, changed[cut:], leaves),
+        )
 
     def _check(self, size: int) -> None:
         if size < 0 or size > self._size:

@@ -4,6 +4,7 @@ Operator commands read the gateway's database directly (``--home``, on the gatew
 host); officer commands go over gRPC with an officer identity (``--identity``).
 
     xinlian audit verify --home DIR [--json]          whole ledger + provenance, from the DB
+        [--require-covered]                           (entries after the last checkpoint fail)
     xinlian audit verify --export DIR [--json]        an export, RFC 9162 + signed note only
     xinlian audit export --home DIR --out OUT         operator export (signs a checkpoint)
     xinlian audit export --identity DIR --out OUT     officer export over gRPC
@@ -15,7 +16,8 @@ host); officer commands go over gRPC with an officer identity (``--identity``).
     xinlian audit prune --home DIR [--dry-run]
     xinlian audit checkpoint --home DIR
 
-Exit status: 0 when everything verifies, 1 otherwise (the first bad index is named).
+Exit status (``xinlian.exit_codes``): verify 0 when everything verifies, 1 otherwise (the
+first bad index is named); prune 1 when it refused to erase a batch that does not verify.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from gateway.cli import load_config
 from gateway.config import GatewayConfig
 from gateway.store.db import Store
 from xinlian.clock import SystemClock
+from xinlian.exit_codes import CommandExit, ExitCode
 
 PIPE_WIDTH = 200
 """Table width when stdout is not a terminal (rich would cut at 80 columns)."""
@@ -159,10 +162,20 @@ RPC_TIMEOUT_S = 60.0
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Verify an export directory instead (entries.jsonl, checkpoint, verifier.key).",
 )
+@click.option(
+    "--require-covered",
+    is_flag=True,
+    help="Fail if entries after the latest signed checkpoint exist (an export is always "
+    "covered by its checkpoint).",
+)
 @JSON_OPTION
 @click.pass_context
 def verify_cmd(
-    ctx: click.Context, home: Path | None, export_dir: Path | None, as_json: bool
+    ctx: click.Context,
+    home: Path | None,
+    export_dir: Path | None,
+    as_json: bool,
+    require_covered: bool,
 ) -> None:
     """Verify the ledger (leaf hashes, roots, checkpoints, provenance); exit 1 if bad."""
     _require_one(home=home, export=export_dir)
@@ -182,7 +195,9 @@ def verify_cmd(
                 else ""
             )
             click.echo(f"FAILED:{where} {result.message}", err=True)
-        ctx.exit(0 if result.ok else 1)
+        if not result.ok:
+            raise CommandExit(ExitCode.INTEGRITY)
+        return
     assert home is not None
     from authz.catalog import Catalog
     from gateway.retention import verify_retention
@@ -190,7 +205,9 @@ def verify_cmd(
 
     retention = verify_retention(Catalog.default(), SystemClock().now())
     with _store(home) as (config, store):
-        report = verify_store(store, _verifier(config), config.origin, retention)
+        report = verify_store(
+            store, _verifier(config), config.origin, retention, require_covered=require_covered
+        )
     if as_json:
         _emit_json(report.to_json())
     else:
@@ -203,11 +220,15 @@ def verify_cmd(
             click.echo(
                 f"OK: {summary}; tree size {report.tree_size}, root {report.root_hash.hex()}"
             )
+            for notice in report.notices:
+                click.echo(f"  note: [{notice.code}] {notice.message}")
         else:
             first = report.first_bad_index
             obj = report.first_bad_object
             head = []
-            if first is not None:
+            if (interval := report.first_bad_interval) is not None:
+                head.append(f"first bad index in [{interval[0]}, {interval[1]})")
+            elif first is not None:
                 head.append(f"first bad index {first}")
             if obj is not None:
                 head.append(f"first bad object {obj}")
@@ -216,7 +237,10 @@ def verify_cmd(
                 click.echo(f"  [{problem.code}] {problem.message}", err=True)
             if report.problem_count > len(report.problems):
                 click.echo(f"  … {report.problem_count - len(report.problems)} more", err=True)
-    ctx.exit(0 if report.ok else 1)
+            for notice in report.notices:
+                click.echo(f"  note: [{notice.code}] {notice.message}", err=True)
+    if not report.ok:
+        raise CommandExit(ExitCode.INTEGRITY)
 
 
 # --------------------------------------------------------------------------- export
@@ -600,8 +624,7 @@ def search_cmd(
 @audit_group.command("prune")
 @HOME_OPTION
 @click.option("--dry-run", is_flag=True, help="Count only; change nothing.")
-@click.pass_context
-def prune_cmd(ctx: click.Context, home: Path | None, dry_run: bool) -> None:
+def prune_cmd(home: Path | None, dry_run: bool) -> None:
     """Prune entry bodies past retention (hashes kept); delete expired negative records
     and erase the signed batch bytes holding them. Exits 1 if a batch due for erasure
     does not verify (it is left alone)."""
@@ -640,7 +663,7 @@ def prune_cmd(ctx: click.Context, home: Path | None, dry_run: bool) -> None:
         )
         for line in result.erase_refused:
             click.echo(f"  {line}", err=True)
-        ctx.exit(1)
+        raise CommandExit(ExitCode.INTEGRITY)
 
 
 @audit_group.command("checkpoint")

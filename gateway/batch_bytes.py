@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.edge import limits
+from gateway.edge import limits, validate
 from xinlian.batch import BATCH_VERSION, format_time
 from xinlian.errors import InvalidArgument, PermissionDenied
 from xinlian.v1 import exchange_pb2 as pb
@@ -244,8 +244,7 @@ class ParsedRecord:
 
 
 def parse_record(r: pb.Record) -> ParsedRecord:
-    ts = r.event_time
-    us = ts.seconds * 1_000_000 + ts.nanos // 1000
+    us = validate.timestamp_us(r.event_time, "batch.records.event_time")
     fields = dict(r.fields)
     return ParsedRecord(
         r.credit_code, r.record_id, r.version, us, _time_text(us), fields, _encode_fields(fields)

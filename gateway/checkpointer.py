@@ -1,4 +1,5 @@
-"""Signs checkpoints of the ledger: at an interval (background task) and on demand.
+"""Signs checkpoints of the ledger: at an interval (background task), on demand, and
+when a gateway starts (before it serves) and stops gracefully (``sign_now``).
 
 A checkpoint is the C2SP signed note ``origin / tree size / base64 root`` over the tree
 the sequencer row ``ledger_head`` describes. Steps of ``sign_checkpoint``:
@@ -71,6 +72,29 @@ def sign_checkpoint(
         return checkpoint_at(conn, int(size))
 
     return store.write(txn)
+
+
+async def sign_now(rt: Runtime) -> StoredCheckpoint | None:
+    """``sign_checkpoint`` off the event loop. The server calls it at start-up, before
+    it serves (a SIGKILL may have left entries that no checkpoint covers), and at a
+    graceful shutdown, once the committer has stopped (the entries since the last tick);
+    errors are the caller's."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        None, sign_checkpoint, rt.store, rt.signer, rt.config.origin, rt.clock
+    )
+
+
+async def sign_at_shutdown(rt: Runtime) -> None:
+    """``sign_now`` at a graceful shutdown; a failure is logged (the next start-up signs
+    over what is left), never raised."""
+    try:
+        stored = await sign_now(rt)
+    except Exception as exc:
+        log.error("checkpoint at shutdown failed: %s", type(exc).__name__)
+        return
+    if stored is not None:
+        log.info("checkpoint at shutdown: tree size %d", stored.tree_size)
 
 
 async def run_checkpointer(rt: Runtime) -> None:

@@ -14,6 +14,7 @@ from authz.catalog import Catalog
 from gateway.config import GatewayConfig
 from gateway.store import migrate as migrations
 from gateway.store.db import Store
+from xinlian.exit_codes import CommandExit, ExitCode
 
 HOME_OPTION = click.option(
     "--home", type=click.Path(path_type=Path), required=True, help="Gateway home directory."
@@ -22,6 +23,7 @@ DB_ENV = "XINLIAN_DB_URL"
 MAX_WORKERS = 64
 WORKER_POLL_S = 0.2
 WORKER_STOP_TIMEOUT_S = 15.0
+_WORKER_EXITS = (ExitCode.USAGE, ExitCode.UNREACHABLE, ExitCode.DENIED, ExitCode.FAILED)
 
 
 def load_config(home: Path, **overrides: object) -> GatewayConfig:
@@ -180,11 +182,11 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     # (3) supervise: the pool lives while every worker lives
-    code = 0
+    died: subprocess.Popen[bytes] | None = None
     while not stopping:
         exited = [p for p in procs if p.poll() is not None]
         if exited:
-            code = exited[0].returncode or 1
+            died = exited[0]
             break
         time.sleep(WORKER_POLL_S)
     # (4) stop the others, gracefully first
@@ -198,8 +200,14 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    if code:
-        raise SystemExit(code)
+    if died is not None:
+        status = died.returncode
+        # a worker's own status says why it ended when it is one of these; any other
+        # end (a signal, a crash, even a clean exit nobody asked for) is a failure
+        code = ExitCode(status) if status in _WORKER_EXITS else ExitCode.FAILED
+        raise CommandExit(
+            code, f"error: gateway worker {died.pid} exited with status {status}; pool stopped"
+        )
 
 
 @gateway_group.command("backup")

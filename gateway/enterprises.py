@@ -24,6 +24,9 @@ Rotation steps::
     (4) close the old key's validity, store the new key version; ledger entry
         enterprise.key_rotated
 
+A refused rotation (forged, stale, …) leaves a ``statement.refused`` entry naming the
+platform, the reason and the enterprise (``gateway.edge.denials``).
+
 Self-query nonces are remembered in ``self_query_nonces`` for SELF_QUERY_NONCE_TTL, in
 the same transaction as the query's ledger entry, so a replayed statement is refused.
 """
@@ -62,9 +65,10 @@ from authz.statements import (
 from gateway.committer import LedgerTx, Work
 from gateway.edge import limits, validate
 from gateway.edge.caller import Caller
+from gateway.edge.denials import refuses_statement
 from gateway.store import schema
 from gateway.store.timeutil import from_us, to_us
-from xinlian.errors import AccessDenied, AlreadyExists, InvalidArgument, NotFound
+from xinlian.errors import AccessDenied, AlreadyExists, InvalidArgument, NotFound, clip
 from xinlian.signing import VerifierKey, load_public_key, public_key_pem
 
 # -- named limits ----------------------------------------------------------------------
@@ -174,7 +178,7 @@ def require_enterprise(conn: Connection, credit_code: str) -> EnterpriseRecord:
     record = get_enterprise(conn, credit_code)
     if record is None:
         raise NotFound(
-            f"enterprise {credit_code} is not registered", reason=ENTERPRISE_NOT_REGISTERED
+            f"enterprise {clip(credit_code)} is not registered", reason=ENTERPRISE_NOT_REGISTERED
         )
     return record
 
@@ -206,7 +210,7 @@ def key_for_version(conn: Connection, credit_code: str, key_version: int) -> Ver
         )
     ).scalar_one_or_none()
     if pem is None:
-        raise NotFound(f"enterprise {credit_code} has no key version {key_version}")
+        raise NotFound(f"enterprise {clip(credit_code)} has no key version {key_version}")
     return load_public_key(pem)
 
 
@@ -236,7 +240,7 @@ def register_enterprise(
         # (3) not registered yet
         if get_enterprise(conn, credit_code) is not None:
             raise AlreadyExists(
-                f"enterprise {credit_code} is already registered; rotate its key instead",
+                f"enterprise {clip(credit_code)} is already registered; rotate its key instead",
                 reason="ENTERPRISE_EXISTS",
             )
         # (4) store, ledger entry
@@ -285,6 +289,7 @@ def register_enterprise(
     return work
 
 
+@refuses_statement("key_rotation", lambda a: (a["credit_code"], a["credit_code"]))
 def rotate_key(
     caller: Caller,
     credit_code: str,

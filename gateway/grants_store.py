@@ -19,6 +19,10 @@ Revocation steps (``revoke_grant``)::
     (2b) administrator: a non-empty reason, recorded with the administrator's id
     (3) mark it revoked (a second revocation changes nothing); ledger entry grant.revoked
 
+A refused submission or revocation (a forged or altered signature, any other refusal)
+leaves a ``statement.refused`` entry naming the platform, the reason and the enterprise
+(``gateway.edge.denials``; written by the chain before the refusal is answered).
+
 The cache: the query path reads an enterprise's grants for one grantee through
 ``AuthzCaches.grants`` (TTL ``GRANT_CACHE_TTL_S``) and the enterprise's state and key
 through ``AuthzCaches.enterprises`` (TTL ``ENTERPRISE_CACHE_TTL_S``). A submission or
@@ -59,10 +63,11 @@ from authz.statements import (
 from gateway.committer import LedgerTx, Work
 from gateway.edge import limits
 from gateway.edge.caller import Caller
+from gateway.edge.denials import refuses_statement, refusing_statement
 from gateway.enterprises import EnterpriseView, key_for_version, require_enterprise
 from gateway.store import schema
 from gateway.store.timeutil import from_us, to_us
-from xinlian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from xinlian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, clip
 from xinlian.signing import load_public_key
 
 # -- named limits ----------------------------------------------------------------------
@@ -202,7 +207,7 @@ def get_grant(conn: Connection, grant_id: str) -> StoredGrant | None:
 def require_grant(conn: Connection, grant_id: str) -> StoredGrant:
     stored = get_grant(conn, grant_id)
     if stored is None:
-        raise NotFound(f"grant {grant_id} not found", reason=GRANT_NOT_FOUND)
+        raise NotFound(f"grant {clip(grant_id)} not found", reason=GRANT_NOT_FOUND)
     return stored
 
 
@@ -246,6 +251,7 @@ def verify_stored_signature(conn: Connection, stored: StoredGrant) -> None:
 # -- units of work ---------------------------------------------------------------------
 
 
+@refuses_statement("grant", lambda a: (a["grant"].credit_code, a["grant"].grant_id))
 def submit_grant(
     caller: Caller,
     grant: Grant,
@@ -280,7 +286,9 @@ def submit_grant(
         enterprise = require_enterprise(conn, grant.credit_code)
         verify_grant_signature(grant, signature, load_public_key(enterprise.public_key_pem))
         if get_grant(conn, grant.grant_id) is not None:
-            raise AlreadyExists(f"grant {grant.grant_id} already exists", reason="GRANT_EXISTS")
+            raise AlreadyExists(
+                f"grant {clip(grant.grant_id)} already exists", reason="GRANT_EXISTS"
+            )
         # (5) store and record
         us = to_us(now)
         conn.execute(
@@ -329,6 +337,7 @@ def submit_grant(
     return work
 
 
+@refuses_statement("revocation", lambda a: (None, a["grant_id"]))
 def revoke_grant(
     caller: Caller,
     grant_id: str,
@@ -363,7 +372,8 @@ def revoke_grant(
         revocation_bytes: bytes | None = None
         if by_admin:
             # (2b) an administrator, with a recorded reason (checked by the domain value)
-            stored.state.revoked_by_admin(now, caller.node_id, reason)  # checks the reason
+            with refusing_statement("revocation", grant.credit_code, grant_id):
+                stored.state.revoked_by_admin(now, caller.node_id, reason)  # checks the reason
             details.update(by="admin", reason=reason)
             revoked_by = caller.node_id
             stored_reason = reason
@@ -371,11 +381,12 @@ def revoke_grant(
             # (2a) the enterprise signed the canonical revocation
             assert revoked_at is not None
             revocation = Revocation(grant_id, grant.credit_code, revoked_at, reason)
-            enterprise = require_enterprise(conn, grant.credit_code)
-            verify_revocation(
-                revocation, signature, load_public_key(enterprise.public_key_pem), grant=grant
-            )
-            stored.state.revoked(revocation)  # names this grant
+            with refusing_statement("revocation", grant.credit_code, grant_id):
+                enterprise = require_enterprise(conn, grant.credit_code)
+                verify_revocation(
+                    revocation, signature, load_public_key(enterprise.public_key_pem), grant=grant
+                )
+                stored.state.revoked(revocation)  # names this grant
             revocation_bytes = revocation.canonical_bytes()
             details.update(
                 by="enterprise",

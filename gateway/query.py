@@ -43,7 +43,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from grpc import aio
@@ -61,6 +61,7 @@ from authz.enterprise_statements import (
 from authz.grants import GrantState
 from gateway.committer import LedgerTx
 from gateway.edge.caller import Caller, current_caller
+from gateway.edge.denials import refusing_statement
 from gateway.edge.limits import MAX_QUERY_BATCH, MAX_QUERY_STREAM, MAX_TRACE_ID_LEN
 from gateway.enterprises import (
     ENTERPRISE_NOT_REGISTERED,
@@ -76,7 +77,7 @@ from gateway.query_reads import (
     placeholder,
 )
 from gateway.runtime import Runtime, new_trace_id
-from gateway.services.convert import purpose_from_wire, ts
+from gateway.services.convert import from_ts, purpose_from_wire, ts
 from gateway.store.timeutil import to_us
 from xinlian.errors import (
     AccessDenied,
@@ -176,7 +177,13 @@ class QueryHandler:
             request.credit_code, request.purpose, request.categories, request.trace_id
         )
         if request.HasField("self_query"):
-            spec = self._with_self_query(spec, caller, request.self_query)
+            # (2) a refused statement (forged, replayed, stale, not this platform's …) is
+            # a statement.refused entry naming the enterprise (gateway.edge.denials)
+            nonce = {"nonce": request.self_query.nonce}
+            with refusing_statement("self_query", spec.credit_code, details=nonce):
+                spec = self._with_self_query(spec, caller, request.self_query)
+                (response,) = await self.run(caller, [spec])
+            return response
         (response,) = await self.run(caller, [spec])
         return response
 
@@ -295,7 +302,7 @@ class QueryHandler:
             credit_code=spec.credit_code,
             platform_node_id=caller.node_id,
             nonce=proof.nonce,
-            issued_at=proof.issued_at.ToDatetime(tzinfo=UTC),
+            issued_at=from_ts(proof.issued_at, field_name="self_query.issued_at"),
         )
         return QuerySpec(
             spec.credit_code,

@@ -46,6 +46,7 @@ from xinlian.errors import (
     PermissionDenied,
     ResourceExhausted,
     Unauthenticated,
+    clip,
 )
 
 TOKEN_PREFIX = "xlt_"
@@ -198,7 +199,7 @@ class Registry:
                 raise ResourceExhausted("too many pending applications; try later")
             node_id = app.requested_id or f"{app.kind.replace('_', '-')}-{secrets.token_hex(4)}"
             if get_node(conn, node_id) is not None:
-                raise AlreadyExists(f"node id {node_id} is taken", reason="NODE_ID_TAKEN")
+                raise AlreadyExists(f"node id {clip(node_id)} is taken", reason="NODE_ID_TAKEN")
             now = self.clock.now()
             record = NodeRecord(
                 node_id=node_id,
@@ -504,7 +505,7 @@ def get_node(conn: Connection, node_id: str) -> NodeRecord | None:
 def require_node(conn: Connection, node_id: str) -> NodeRecord:
     node = get_node(conn, node_id)
     if node is None:
-        raise NotFound(f"node {node_id} not found", reason="NODE_NOT_FOUND")
+        raise NotFound(f"node {clip(node_id)} not found", reason="NODE_NOT_FOUND")
     return node
 
 

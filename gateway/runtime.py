@@ -17,6 +17,7 @@ from authz.catalog import Catalog
 from gateway.committer import GroupCommitter, Work
 from gateway.config import GatewayConfig
 from gateway.edge.caller import CURRENT_REQUEST_ID, NodeGate, RegistryView
+from gateway.edge.denials import DenialRecorder
 from gateway.grants_store import AuthzCaches
 from gateway.pki import load_cert, load_private_key
 from gateway.registry import Registry
@@ -40,6 +41,9 @@ class Runtime:
     pseudonym_secret: bytes = field(repr=False)
     # Per-process caches of grants and enterprise state (≤ 0.5 s, see grants_store).
     authz_caches: AuthzCaches = field(default_factory=AuthzCaches)
+    # Refusals of known nodes as ledger entries, with flood control (gateway.edge.denials);
+    # the gate hands it to the chain. Closed (pending summaries written) at shutdown.
+    denials: DenialRecorder | None = None
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)
@@ -103,14 +107,17 @@ def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
         token_ttl=timedelta(hours=config.enrollment_token_ttl_h),
         cert_lifetime=config.node_cert_lifetime,
     )
+    committer = GroupCommitter(store, clock)
+    denials = DenialRecorder(committer, clock)
     return Runtime(
         config=config,
         store=store,
         clock=clock,
         catalog=catalog,
         registry=registry,
-        committer=GroupCommitter(store, clock),
-        gate=NodeGate(registry_lookup(store), clock.now),
+        committer=committer,
+        gate=NodeGate(registry_lookup(store), clock.now, denials=denials),
+        denials=denials,
         signer=NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip()),
         pseudonym_secret=config.pseudonym_key.read_bytes(),
     )

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 import grpc
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
-from gateway.checkpointer import run_checkpointer
+from gateway.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
 from gateway.edge.chain import ChainInterceptor
 from gateway.edge.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
+from gateway.reflection import enable_reflection
 from gateway.runtime import Runtime
 from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
@@ -77,7 +77,10 @@ class RunningGateway:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self.runtime.denials is not None:  # its pending summaries, while the ledger runs
+            await self.runtime.denials.close()
         await self.runtime.committer.stop()
+        await sign_at_shutdown(self.runtime)  # no entry is left without a checkpoint
         self.runtime.store.close()
 
 
@@ -106,6 +109,8 @@ async def start(
     """Start serving; ports ending in ``:0`` are chosen by the OS (tests). With
     ``reuse_port`` several worker processes listen on the same ports (SO_REUSEPORT; the
     kernel spreads new connections over them)."""
+    # a SIGKILL may have left entries that no checkpoint covers: sign them before serving
+    await sign_now(rt)
     server = aio.server(
         interceptors=[ChainInterceptor(rt.gate)],
         options=[
@@ -118,9 +123,7 @@ async def start(
     add_services(server, rt)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), server
-    )
+    enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)  # v1 and v1alpha
     port = server.add_secure_port(listen, server_credentials(rt, require_client_auth=True))
     enroll_port = 0
     if enroll_listen:

@@ -26,7 +26,7 @@ from audit.entry import Action, Outcome
 from gateway.ledger_store import ENTRY_COLUMNS, LedgerRow, row_to_entry
 from gateway.store import schema
 from gateway.store.timeutil import from_us, to_us
-from xinlian.errors import InvalidArgument, NotFound
+from xinlian.errors import InvalidArgument, NotFound, clip
 
 MAX_TRACE_SOURCES = 100
 """Versions/sources of one record id listed by a trace."""
@@ -110,7 +110,7 @@ def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> 
         query = query.where(r.source_node_id == source_node_id)
     rows = conn.execute(query.order_by(r.source_node_id, r.version).limit(MAX_TRACE_SOURCES)).all()
     if not rows:
-        raise NotFound(f"record {record_id!r} is not stored", reason="RECORD_NOT_FOUND")
+        raise NotFound(f"record {clip(repr(record_id))} is not stored", reason="RECORD_NOT_FOUND")
     sources = tuple(
         Source(
             record_pk=int(row.id),

@@ -37,10 +37,16 @@ Steps, numbered as in the code:
 6. check each ``push.batch`` entry against its batch row.
 
 The result is a ``VerifyReport``: every problem found (up to ``MAX_PROBLEMS``), and the
-first bad ledger index. An alteration that keeps every leaf hash consistent with its
-body (say a row inserted with renumbered indices and recomputed hashes) shows as the
-first checkpoint whose root no longer matches; the first bad index reported is then
-the first index that checkpoint covers beyond the last one still verifying.
+first bad ledger index. An entry whose body does not hash to its stored leaf hash is
+named (``LEAF_MISMATCH``); if only its stored leaf hash was changed, the roots it breaks
+are reproduced with its body's hash instead, and that entry is named for them too. An
+alteration that keeps every leaf hash consistent with its body (a body rewritten with
+its leaf hash, rows swapped or renumbered) shows only as a root that no longer matches:
+it is reported as an interval, ``[a, b)`` between the largest checkpoint size whose
+root still matches and the smallest whose root does not (``ROOT_MISMATCH`` with
+``first_index``/``last_index``), the first bad index being ``a``. Entries after the
+largest signed checkpoint are covered by nothing signed: they are reported as
+``UNCOVERED_TAIL``, a notice unless ``require_covered`` makes it a problem.
 """
 
 from __future__ import annotations
@@ -93,13 +99,23 @@ EntryBodies = dict[int, bytes | None]
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding. ``kind`` is ledger, head, checkpoint, batch or record."""
+    """One finding. ``kind`` is ledger, head, checkpoint, batch or record. A finding
+    about a range of entries (``ROOT_MISMATCH`` that the checkpoints cannot narrow
+    further, ``UNCOVERED_TAIL``) has ``first_index`` and ``last_index`` (inclusive), and
+    ``index`` is ``first_index``."""
 
     kind: str
     code: str
     message: str
     index: int | None = None
     object_id: str | None = None
+    first_index: int | None = None
+    last_index: int | None = None
+
+    @property
+    def is_interval(self) -> bool:
+        """Some entry in ``first_index..last_index`` was changed, which one is unknown."""
+        return self.code == "ROOT_MISMATCH" and self.first_index is not None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +123,8 @@ class Problem:
             "code": self.code,
             "message": self.message,
             "index": self.index,
+            "first_index": self.first_index,
+            "last_index": self.last_index,
             "object": self.object_id,
         }
 
@@ -122,8 +140,14 @@ class VerifyReport:
     erased_batches: int = 0
     records: int = 0
     scan_processes: int = 1
+    covered_size: int = 0
+    """Entries ``0..covered_size-1`` are covered by a validly signed checkpoint."""
+    uncovered: int = 0
+    """Entries after ``covered_size`` up to the head: covered by no checkpoint."""
     problem_count: int = 0
     problems: list[Problem] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+    """Findings that do not fail the report (``UNCOVERED_TAIL`` unless required)."""
 
     @property
     def ok(self) -> bool:
@@ -133,6 +157,24 @@ class VerifyReport:
     def first_bad_index(self) -> int | None:
         indices = [p.index for p in self.problems if p.index is not None]
         return min(indices) if indices else None
+
+    @property
+    def first_bad_interval(self) -> tuple[int, int] | None:
+        """``[a, b)`` when the first bad index is only known to lie in an interval (the
+        checkpoints allow no narrower one; ``a`` is ``first_bad_index``), else None."""
+        first = self.first_bad_index
+        at = [p for p in self.problems if p.index is not None and p.index == first]
+        if not at or not all(p.is_interval for p in at):
+            return None
+        last = min(p.last_index for p in at if p.last_index is not None)
+        return (at[0].first_index or 0, last + 1)
+
+    @property
+    def uncovered_range(self) -> tuple[int, int] | None:
+        """First and last index (inclusive) of the entries no checkpoint covers."""
+        if not self.uncovered:
+            return None
+        return (self.covered_size, self.covered_size + self.uncovered - 1)
 
     @property
     def first_bad_object(self) -> str | None:
@@ -158,10 +200,15 @@ class VerifyReport:
             "erased_batches": self.erased_batches,
             "records": self.records,
             "scan_processes": self.scan_processes,
+            "covered_size": self.covered_size,
+            "uncovered": self.uncovered,
+            "uncovered_range": list(r) if (r := self.uncovered_range) else None,
             "first_bad_index": self.first_bad_index,
+            "first_bad_interval": list(i) if (i := self.first_bad_interval) else None,
             "first_bad_object": self.first_bad_object,
             "problem_count": self.problem_count,
             "problems": [p.to_json() for p in self.problems],
+            "notices": [p.to_json() for p in self.notices],
         }
 
 
@@ -189,9 +236,11 @@ def verify_store(
     retention: Retention | None = None,
     *,
     split_min_entries: int = SPLIT_MIN_ENTRIES,
+    require_covered: bool = False,
 ) -> VerifyReport:
     """Run every step of the module docstring in one read snapshot. On SQLite, a ledger
-    of ``split_min_entries`` or more is scanned in two processes (``verify_scan``)."""
+    of ``split_min_entries`` or more is scanned in two processes (``verify_scan``).
+    ``require_covered``: entries no checkpoint covers are a problem, not a notice."""
     options: dict[str, Any] = {} if store.sqlite else {"isolation_level": "REPEATABLE READ"}
     with (
         _gc_paused(),
@@ -205,6 +254,7 @@ def verify_store(
             retention or Retention(),
             store=store,
             split_min_entries=split_min_entries,
+            require_covered=require_covered,
         )
 
 
@@ -229,6 +279,7 @@ def verify_connection(
     *,
     store: Store | None = None,
     split_min_entries: int = SPLIT_MIN_ENTRIES,
+    require_covered: bool = False,
 ) -> VerifyReport:
     """Every step on ``conn``. With ``store`` (the store ``conn`` belongs to), the
     PostgreSQL indexed-column check of step (1) runs concurrently on a second
@@ -249,7 +300,7 @@ def verify_connection(
 
     # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
     scan = _LeafScanPlan(head_size, _sqlite_file(store), split_min_entries)
-    levels = _scan_entries(conn, report, push_entries, erasure_entries, store, scan)
+    levels, bad_leaves = _scan_entries(conn, report, push_entries, erasure_entries, store, scan)
     if levels.size != head_size:
         report.add(
             Problem(
@@ -261,7 +312,7 @@ def verify_connection(
         )
 
     # (2) + (3) checkpoints: signature, origin, root, consistency with the previous one
-    verified_size = 0
+    roots = _RootCheck(conn, levels, bad_leaves)
     previous: tuple[int, bytes] | None = None
     for stored in checkpoints:
         size = stored.tree_size
@@ -279,6 +330,7 @@ def verify_connection(
                 )
             )
             continue
+        report.covered_size = max(report.covered_size, size)
         if size > levels.size:
             report.add(
                 Problem(
@@ -290,16 +342,10 @@ def verify_connection(
                 )
             )
             continue
-        if levels.root(size) != note.root_hash:
-            report.add(
-                Problem(
-                    "ledger",
-                    "ROOT_MISMATCH",
-                    f"entries {verified_size}..{size - 1} do not reproduce the signed root "
-                    f"of checkpoint {size}; entries before {verified_size} verify",
-                    index=verified_size,
-                )
-            )
+        exact, problem = roots.check(size, note.root_hash, f"checkpoint {size}")
+        if problem is not None:
+            report.add(problem)
+        if not exact:
             continue
         if previous is not None:
             first_size, first_root = previous
@@ -316,7 +362,6 @@ def verify_connection(
                     )
                 )
         previous = (size, note.root_hash)
-        verified_size = size
 
     # (2) the head: its frontier must be the one of the stored entries
     if levels.size == head_size:
@@ -325,21 +370,153 @@ def verify_connection(
             frontier = decode_frontier(head_size, bytes(head_blob))
         except (ProofError, ValueError):
             frontier = None
-        if frontier is None or frontier.root() != report.root_hash:
+        if frontier is None:
             report.add(
-                Problem(
-                    "head",
-                    "ROOT_MISMATCH",
-                    f"entries {verified_size}..{head_size - 1} do not reproduce the root "
-                    "of the ledger head",
-                    index=verified_size if head_size > verified_size else None,
-                )
+                Problem("head", "ROOT_MISMATCH", "the ledger head's frontier cannot be decoded")
             )
+        else:
+            _, problem = roots.check(head_size, frontier.root(), "the ledger head")
+            if problem is not None:
+                report.add(problem)
+
+    # (2) entries that no checkpoint covers: rewritten together with their leaf hashes
+    # and the head's frontier, nothing signed would disagree
+    _check_covered(report, head_size, require_covered)
 
     # (5) + (6) provenance
     _check_batches(conn, report, push_entries, erasure_entries, retention)
     report.problems.sort(key=_problem_order)
     return report
+
+
+MAX_LEAF_OVERRIDES = 10_000
+"""Entries whose body does not hash to the stored leaf hash, at most, for which a root
+that differs is recomputed with the bodies' hashes (``_RootCheck``)."""
+
+
+class _RootCheck:
+    """(2): the root of the stored leaf hashes at a checkpoint's size (or the head's)
+    against the signed one, and where they differ, the narrowest place the checkpoints
+    allow. Sizes come in increasing order.
+
+    * the root matches: everything below that size verifies (``good``);
+    * it does not, but it does once the stored leaf hash of each entry whose body does
+      not hash to it (``LEAF_MISMATCH``) is replaced by its body's hash: only those
+      stored leaf hashes were changed below that size, and the first of them not yet
+      named is reported (``good`` moves on, a later checkpoint can still narrow down a
+      further change);
+    * otherwise some entry in ``[good, size)`` was changed consistently (body and leaf
+      hash, rows swapped or renumbered): that interval is reported, once, since every
+      later root contains the same change.
+
+    Only the roots at these sizes are computed (the scan's levels hold every complete
+    subtree), so this costs nothing per entry.
+    """
+
+    def __init__(self, conn: Connection, levels: HashLevels, bad_leaves: list[int]) -> None:
+        self.conn = conn
+        self.levels = levels
+        self.bad_leaves = bad_leaves
+        self.good = 0
+        self.broken = False
+        self._body_leaves: dict[int, bytes] | None = None
+
+    def check(self, size: int, want: bytes, what: str) -> tuple[bool, Problem | None]:
+        """Whether the stored leaf hashes reproduce ``want`` at ``size``, and the
+        problem to report, if any (``what``: the checkpoint, or the ledger head)."""
+        head = what == "the ledger head"
+        kind = "head" if head else "ledger"
+        if self.levels.root(size) == want:
+            self.good = max(self.good, size)
+            return True, None
+        edited = self._explained(size, want)
+        if edited is not None:
+            new = [i for i in edited if i >= self.good]
+            self.good = max(self.good, size)
+            if not new:
+                return False, None
+            named = ", ".join(map(str, new[:10])) + (" …" if len(new) > 10 else "")
+            return False, Problem(
+                kind,
+                "ROOT_MISMATCH",
+                f"{what}: the stored leaf hashes do not reproduce its root, the hashes of "
+                f"the entries' bodies do: the stored leaf hash of entry {named} was changed",
+                index=new[0],
+            )
+        if size <= self.good:  # the head, at the size of a checkpoint that verifies
+            return False, Problem(
+                kind,
+                "ROOT_MISMATCH",
+                f"{what}: its frontier was changed (the entries reproduce the signed root "
+                f"at its size {size})",
+            )
+        if self.broken:
+            return False, None
+        self.broken = True
+        good = self.good
+        where = "an entry" + (" or the ledger head's frontier" if head else "")
+        return False, Problem(
+            kind,
+            "ROOT_MISMATCH",
+            f"{where} in [{good}, {size}) was changed; the checkpoints do not allow a "
+            f"narrower interval ({what}: the entries do not reproduce its root"
+            + (f"; the first {good} entries reproduce a signed root)" if good else ")"),
+            index=good,
+            first_index=good,
+            last_index=size - 1,
+        )
+
+    def _explained(self, size: int, want: bytes) -> list[int] | None:
+        """The ``LEAF_MISMATCH`` entries below ``size`` if their bodies' hashes in place
+        of their stored leaf hashes reproduce ``want``, else None."""
+        edited = [i for i in self.bad_leaves if i < size]
+        if not edited or len(self.bad_leaves) > MAX_LEAF_OVERRIDES:
+            return None
+        if self._body_leaves is None:
+            self._body_leaves = _body_leaf_hashes(self.conn, self.bad_leaves)
+        if any(i not in self._body_leaves for i in edited):
+            return None
+        if self.levels.root_with(size, self._body_leaves) != want:
+            return None
+        return edited
+
+
+def _body_leaf_hashes(conn: Connection, indices: list[int]) -> dict[int, bytes]:
+    """The leaf hashes of the bodies at ``indices`` (those still stored)."""
+    t = schema.ledger_entries.c
+    found: dict[int, bytes] = {}
+    for start in range(0, len(indices), CANDIDATE_CHUNK):
+        chunk = indices[start : start + CANDIDATE_CHUNK]
+        for idx, body in conn.execute(select(t.idx, t.body).where(t.idx.in_(chunk))):
+            if isinstance(body, str):
+                body = body.encode("utf-8", "surrogatepass")
+            if isinstance(body, bytes | bytearray | memoryview):
+                found[int(idx)] = hashlib.sha256(_LEAF_PREFIX + bytes(body)).digest()
+    return found
+
+
+def _check_covered(report: VerifyReport, head_size: int, require_covered: bool) -> None:
+    """``UNCOVERED_TAIL``: the entries after the largest validly signed checkpoint. A
+    notice, or with ``require_covered`` a problem."""
+    first = report.covered_size
+    if head_size <= first:
+        return
+    last = head_size - 1
+    report.uncovered = head_size - first
+    finding = Problem(
+        "ledger",
+        "UNCOVERED_TAIL",
+        f"entries {first}..{last} ({report.uncovered}) are covered by no signed checkpoint: "
+        "rewritten together with their leaf hashes and the ledger head, they would still "
+        "verify (sign one: xinlian audit checkpoint)",
+        index=first,
+        first_index=first,
+        last_index=last,
+    )
+    if require_covered:
+        report.add(finding)
+    else:
+        report.notices.append(finding)
 
 
 def _problem_order(problem: Problem) -> tuple[int, int]:
@@ -379,8 +556,9 @@ def _scan_entries(
     erasure_entries: EntryBodies,
     column_store: Store | None,
     plan: _LeafScanPlan,
-) -> HashLevels:
-    """(1) + (4) over every stored row, in index order; returns the tree of leaf hashes.
+) -> tuple[HashLevels, list[int]]:
+    """(1) + (4) over every stored row, in index order; returns the tree of the stored
+    leaf hashes and the indices whose body does not hash to its stored leaf hash.
 
     (a) SQLite: if the table is the expected one, the engine generates the indexed
         columns from the bodies and there is nothing to check (else ``SCHEMA_CHANGED``
@@ -422,7 +600,7 @@ def _scan_entries(
     ):
         bodies = push_entries if action == Action.PUSH_BATCH.value else erasure_entries
         bodies[int(idx)] = bytes(body) if body is not None else None
-    return levels
+    return levels, sorted(bad_leaf)
 
 
 def _sqlite_file(store: Store | None) -> str | None:

@@ -4,14 +4,21 @@ xinlian agent push --identity DIR --category C FILE [--rejects OUT.jsonl]
                    [--batch-size N] [--window N] [--no-resume] [--gateway ADDR] [--json]
 xinlian agent sample --category C --enterprises N --records-per N --out FILE
                    [--format jsonl|csv] [--seed S] [--version V]
+
+Exit status of ``push`` (``xinlian.exit_codes``): 0 every record accepted (or stored
+already); 5 some or all records rejected (counts printed; with ``--rejects`` each with
+its line and reason); 2 bad options, an unknown category, a CSV header that does not
+fit the category, a file that is not UTF-8; 3 the gateway unreachable (run the same
+command again to resume); 4 refused (e.g. a category the department is not responsible
+for); 6 any other failure.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -25,14 +32,38 @@ from rich.progress import (
 from rich.table import Table
 
 from node_agent.identity import Identity
-from node_agent.push import DEFAULT_BATCH_SIZE, DEFAULT_WINDOW, Pusher, PushFailed, PushProgress
+from node_agent.push import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WINDOW,
+    INPUT_ERROR,
+    MAX_BATCH_SIZE,
+    MAX_WINDOW,
+    Pusher,
+    PushFailed,
+    PushInputError,
+    PushProgress,
+    PushSummary,
+)
+from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 
-console = Console(stderr=True, markup=False)
+console = Console(stderr=True, markup=False, soft_wrap=True)
 
 
 @click.group("agent")
 def agent_group() -> None:
     """Department agents: push records from JSONL or CSV files; make sample data."""
+
+
+def _known_category(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--category must name a category of the sharing catalog."""
+    from authz.catalog import Catalog
+
+    catalog = Catalog.default()
+    if catalog.get(value) is None:
+        raise click.BadParameter(
+            f"got {value!r}, want one of {', '.join(sorted(catalog.categories))}"
+        )
+    return value
 
 
 @agent_group.command("push")
@@ -42,19 +73,30 @@ def agent_group() -> None:
     required=True,
     help="The department's identity directory (from `xinlian node enroll`).",
 )
-@click.option("--category", required=True, help="Catalog category of every record in FILE.")
+@click.option(
+    "--category",
+    required=True,
+    callback=_known_category,
+    help="Catalog category of every record in FILE.",
+)
 @click.option(
     "--rejects",
     "rejects_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write each rejected record with its reason here (JSONL).",
+    help="Write each rejected record with its line and reason here (JSONL).",
 )
-@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=int)
+@click.option(
+    "--batch-size",
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1, MAX_BATCH_SIZE),
+    help=f"Records per signed batch (the gateway takes at most {MAX_BATCH_SIZE}).",
+)
 @click.option(
     "--window",
     default=DEFAULT_WINDOW,
     show_default=True,
-    type=int,
+    type=click.IntRange(1, MAX_WINDOW),
     help="Batches sent ahead of their acknowledgement.",
 )
 @click.option("--no-resume", is_flag=True, help="Ignore the resume state of an earlier run.")
@@ -88,11 +130,10 @@ def push_cmd(
 
         def on_progress(report: PushProgress) -> None:
             elapsed = max(time.monotonic() - started, 1e-6)
-            skipped = min(report.batches_skipped * batch_size, report.records_total)
             bar.update(
                 task,
                 total=report.records_total,
-                completed=skipped + report.records_done,
+                completed=report.records_skipped + report.records_done,
                 rate=report.records_done / elapsed,
                 rejected=report.rejected,
             )
@@ -106,14 +147,21 @@ def push_cmd(
                 resume=not no_resume,
                 progress=on_progress,
             )
+        except PushInputError as exc:
+            raise CommandExit(ExitCode.USAGE, f"error: {exc}") from exc
         except PushFailed as exc:
             reason = f" [{exc.reason}]" if exc.reason else ""
             console.print(f"{exc}{reason}", style="red")
-            console.print(
-                f"{exc.acknowledged} batches acknowledged in this run are saved; "
-                "run the same command again to resume."
-            )
-            sys.exit(1)
+            saved = f"{exc.acknowledged} batches acknowledged in this run are saved"
+            if exc.resumable:
+                console.print(f"{saved}; run the same command again to resume.")
+            else:
+                console.print(
+                    f"{saved}; running the same command again will not help "
+                    "until the cause above is fixed."
+                )
+            code = ExitCode.USAGE if exc.code == INPUT_ERROR else for_status_name(exc.code)
+            raise CommandExit(code) from exc
     elapsed = max(time.monotonic() - started, 1e-6)
     data = {
         "file": str(summary.path),
@@ -125,13 +173,29 @@ def push_cmd(
         "accepted": summary.accepted,
         "duplicates": summary.duplicates,
         "rejected": summary.rejected,
+        "rejected_earlier": summary.rejected_earlier,
         "records_per_s": round(summary.records_sent / elapsed, 1),
         "rejects": str(summary.rejects_path) if summary.rejects_path else None,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
-        return
-    table = Table(title=f"push {summary.path.name} → {category}")
+    else:
+        _print_table(summary, data)
+    if summary.rejected_total:
+        earlier = (
+            f" ({summary.rejected_earlier} of them in batches acknowledged by an earlier run)"
+            if summary.rejected_earlier
+            else ""
+        )
+        where = "" if summary.rejects_path else "; --rejects FILE lists them with reasons"
+        raise CommandExit(
+            ExitCode.REJECTED,
+            f"{summary.rejected_total} of {summary.records_total} records rejected{earlier}{where}",
+        )
+
+
+def _print_table(summary: PushSummary, data: dict[str, Any]) -> None:
+    table = Table(title=f"push {summary.path.name} → {summary.category}")
     for column in (
         "records",
         "batches sent",

@@ -24,6 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+MAX_SHOWN_CHARS = 80
+
+
+def clip(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """``value`` as text for a message, at most ``limit`` characters of it: a longer one
+    is cut and says how long it was, ``abc… (100000 bytes)``, so an identifier the
+    caller sent at any length is never echoed whole."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text.encode('utf-8', 'replace'))} bytes)"
+
 
 class XinLianError(Exception):
     """Base of every error XinLian raises on purpose."""

@@ -8,6 +8,10 @@ Authentication steps, on every call:
    ``NODE_STATE_CACHE_TTL_S`` so a suspension reaches every replica within a second);
 4. refuse an unknown node, an identity that does not match the registry, an unknown or
    revoked certificate, an expired certificate, and a node that is not admitted.
+
+``CURRENT_PEER`` names the node the certificate claims from step (2) on, so that the
+chain can name it in the log line and, once step (3) found it in the registry, write the
+refusal to the ledger (``gateway.edge.denials``) although no ``Caller`` was set.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -27,6 +31,9 @@ from audit.entry import Action, Entry, Outcome
 from gateway.edge.limits import NODE_STATE_CACHE_TTL_S
 from gateway.pki import NodeIdentity, fingerprint, identity_from_cert, serial_hex
 from xinlian.errors import PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    from gateway.edge.denials import DenialRecorder
 
 MAX_CERT_CACHE = 10_000
 
@@ -85,6 +92,24 @@ CURRENT_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
+@dataclass(frozen=True)
+class Peer:
+    """Who the peer certificate says is calling, as far as ``authenticate`` got: set
+    before the refusals, so a refused call can still name its node. ``known``: the
+    registry has this node with this kind and region (a refusal of it is a ledger
+    entry; an unknown peer's is only logged)."""
+
+    node_id: str
+    kind: str
+    known: bool
+    state: str = ""  # the registry's state of a known node (admitted, suspended, exited …)
+
+
+CURRENT_PEER: contextvars.ContextVar[Peer | None] = contextvars.ContextVar(
+    "xinlian_peer", default=None
+)
+
+
 def current_caller() -> Caller:
     caller = CURRENT_CALLER.get()
     if caller is None:
@@ -108,8 +133,11 @@ class NodeGate:
         lookup: Callable[[str, str], RegistryView],
         now: Callable[[], datetime],
         ttl_s: float = NODE_STATE_CACHE_TTL_S,
+        denials: DenialRecorder | None = None,
     ) -> None:
         self._lookup = lookup
+        # where the chain records refusals of known nodes (gateway.edge.denials)
+        self.denials = denials
         self._now = now
         self._ttl = ttl_s
         self._certs: dict[bytes, _ParsedCert] = {}
@@ -150,6 +178,7 @@ class NodeGate:
         identity = parsed.identity
         if identity is None:
             raise Unauthenticated("certificate carries no node identity", reason="NO_IDENTITY")
+        CURRENT_PEER.set(Peer(identity.node_id, identity.kind, known=False))
         if parsed.not_after <= self._now():
             raise Unauthenticated("certificate expired; renew it", reason="CERT_EXPIRED")
         # (3) the registry's view, briefly cached
@@ -157,6 +186,7 @@ class NodeGate:
         # (4) refusals
         if not view.node_found or view.kind != identity.kind or view.region != identity.region:
             raise Unauthenticated("certificate does not match the registry", reason="UNKNOWN_NODE")
+        CURRENT_PEER.set(Peer(identity.node_id, identity.kind, known=True, state=view.state))
         if not view.cert_known or view.cert_revoked:
             raise Unauthenticated("certificate revoked or unknown", reason="CERT_REVOKED")
         if view.state != "admitted":

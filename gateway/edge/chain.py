@@ -7,9 +7,12 @@ Every RPC passes these steps, in this order:
    skip this; they are authorized by their own token);
 3. ``authorize``   — the method's entry in ``gateway.edge.access.ACCESS``; a method with
    no entry is refused;
+   then ``decode`` — the request bytes become the method's request message
+   (``gateway.edge.decode``; bytes that do not decode are INVALID_ARGUMENT);
 4. ``observe``     — one log line and metrics per call (no request bodies, no secrets);
 5. ``translate``   — XinLian errors become gRPC statuses here, once; any other exception
-   becomes INTERNAL with only the request id, never its text.
+   becomes INTERNAL with only the request id, never its text. A refusal of a known node,
+   or of a signed statement, is first written to the ledger (``gateway.edge.denials``).
 """
 
 from __future__ import annotations
@@ -24,9 +27,17 @@ import grpc
 from grpc import aio
 from opentelemetry import metrics
 
+from audit.entry import Action
 from gateway.edge.access import ACCESS, BOOTSTRAP
-from gateway.edge.caller import CURRENT_CALLER, CURRENT_REQUEST_ID, Caller, NodeGate
-from gateway.edge.status import REQUEST_ID_METADATA_KEY, status_of, trailing_metadata
+from gateway.edge.caller import CURRENT_CALLER, CURRENT_PEER, CURRENT_REQUEST_ID, Caller, NodeGate
+from gateway.edge.decode import decode_stream, decoder
+from gateway.edge.denials import Denial, Refusal, mark, refusal_of
+from gateway.edge.status import (
+    REQUEST_ID_METADATA_KEY,
+    details,
+    status_of,
+    trailing_metadata,
+)
 from xinlian.errors import PermissionDenied, Unauthenticated, XinLianError
 
 log = logging.getLogger("xinlian.rpc")
@@ -72,6 +83,8 @@ class _Steps:
     async def before(self, context: aio.ServicerContext, request_id: str) -> None:
         # (1) request id
         CURRENT_REQUEST_ID.set(request_id)
+        CURRENT_CALLER.set(None)
+        CURRENT_PEER.set(None)
         # (3, checked first so an unlisted method is refused even without identity)
         if self.rule is None:
             raise PermissionDenied(f"{self.method} has no access rule", reason="NO_ACCESS_RULE")
@@ -80,31 +93,70 @@ class _Steps:
             return
         # (2) authenticate
         pem = _peer_pem(context)
-        caller = await self.gate.authenticate(pem)
-        # (3) authorize
-        if caller.kind not in self.rule:
-            raise PermissionDenied(
-                f"node kind {caller.kind} may not call {self.method.rsplit('/', 1)[-1]}",
-                reason="KIND_NOT_ALLOWED",
-            )
+        try:
+            caller = await self.gate.authenticate(pem)
+            # (3) authorize
+            if caller.kind not in self.rule:
+                raise PermissionDenied(
+                    f"node kind {caller.kind} may not call {self.method.rsplit('/', 1)[-1]}",
+                    reason="KIND_NOT_ALLOWED",
+                )
+        except (PermissionDenied, Unauthenticated) as exc:
+            # an access.denied entry if the peer is a known node (see ``_record``)
+            peer = CURRENT_PEER.get()
+            state = {"node_state": peer.state} if peer is not None and peer.state else {}
+            mark(exc, Refusal(Action.ACCESS_DENIED, details=state))
+            raise
         CURRENT_CALLER.set(caller)
 
-    def observe(self, request_id: str, started: float, code: grpc.StatusCode) -> None:
-        # (4) observe
+    def observe(
+        self, request_id: str, started: float, code: grpc.StatusCode, reason: str = "-"
+    ) -> None:
+        # (4) observe: a refused call is logged at WARNING, naming the node the
+        # certificate claims (even when authentication refused it) and the reason
         elapsed_ms = (time.perf_counter() - started) * 1000
-        caller = CURRENT_CALLER.get()
         attrs = {"method": self.method, "code": code.name}
         _calls.add(1, attrs)
         _latency.record(elapsed_ms, attrs)
-        if not log.isEnabledFor(logging.INFO):
+        level = logging.WARNING if code in _REFUSED_CODES else logging.INFO
+        if not log.isEnabledFor(level):
             return
-        log.info(
-            "rpc method=%s caller=%s code=%s ms=%.1f request_id=%s",
+        log.log(
+            level,
+            "rpc method=%s caller=%s code=%s reason=%s ms=%.1f request_id=%s",
             self.method,
-            caller.node_id if isinstance(caller, Caller) else "-",
+            _caller_name(),
             code.name,
+            reason,
             elapsed_ms,
             request_id,
+        )
+
+    async def _record(self, exc: XinLianError, request_id: str) -> None:
+        """A refusal of a known node (marked where it was decided) becomes a ledger
+        entry before it is answered (gateway.edge.denials: flood control, fail closed)."""
+        refusal = refusal_of(exc)
+        recorder = self.gate.denials
+        if refusal is None or recorder is None:
+            return
+        caller, peer = CURRENT_CALLER.get(), CURRENT_PEER.get()
+        if caller is not None:
+            node_id, kind = caller.node_id, caller.kind
+        elif peer is not None and peer.known:
+            node_id, kind = peer.node_id, peer.kind
+        else:
+            return  # no known node to name: logged only
+        await recorder.record(
+            Denial(
+                node_id=node_id,
+                node_kind=kind,
+                method=self.method,
+                reason=exc.reason,
+                code=status_of(exc).name,
+                time=recorder.clock.now(),
+                refusal=refusal,
+                request_id=request_id,
+            )
         )
 
     async def fail(
@@ -113,9 +165,10 @@ class _Steps:
         # (5) translate, once
         if isinstance(exc, XinLianError):
             code = status_of(exc)
-            self.observe(request_id, started, code)
+            await self._record(exc, request_id)
+            self.observe(request_id, started, code, exc.reason)
             context.set_trailing_metadata(trailing_metadata(exc, request_id))
-            await context.abort(code, exc.message)
+            await context.abort(code, details(exc))
         if isinstance(exc, NotImplementedError):
             self.observe(request_id, started, grpc.StatusCode.UNIMPLEMENTED)
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{self.method} is not implemented")
@@ -123,6 +176,17 @@ class _Steps:
         self.observe(request_id, started, grpc.StatusCode.INTERNAL)
         context.set_trailing_metadata(((REQUEST_ID_METADATA_KEY, request_id),))
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
+
+
+_REFUSED_CODES = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
+
+
+def _caller_name() -> str:
+    caller = CURRENT_CALLER.get()
+    if isinstance(caller, Caller):
+        return caller.node_id
+    peer = CURRENT_PEER.get()
+    return peer.node_id if peer is not None else "-"
 
 
 def _peer_pem(context: aio.ServicerContext) -> bytes | None:
@@ -146,8 +210,11 @@ async def _drain(result: Any) -> AsyncIterator[Any]:
 
 
 def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandler:
+    # gRPC passes the request bytes through; they are decoded after ``steps.before``
+    # (gateway.edge.decode), so a malformed request gets a status with reason and id
+    decode = decoder(handler.request_deserializer)
     kwargs = {
-        "request_deserializer": handler.request_deserializer,
+        "request_deserializer": None,
         "response_serializer": handler.response_serializer,
     }
     if handler.unary_unary is not None:
@@ -157,7 +224,7 @@ def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandle
             request_id, started = secrets.token_hex(8), time.perf_counter()
             try:
                 await steps.before(context, request_id)
-                response = await inner_uu(request, context)
+                response = await inner_uu(decode(request), context)
             except Exception as exc:
                 if _is_abort(exc):
                     raise
@@ -175,7 +242,7 @@ def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandle
             request_id, started = secrets.token_hex(8), time.perf_counter()
             try:
                 await steps.before(context, request_id)
-                async for item in _drain(inner_us(request, context)):
+                async for item in _drain(inner_us(decode(request), context)):
                     yield item
             except Exception as exc:
                 if _is_abort(exc):
@@ -195,7 +262,7 @@ def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandle
             request_id, started = secrets.token_hex(8), time.perf_counter()
             try:
                 await steps.before(context, request_id)
-                async for item in _drain(inner_ss(requests, context)):
+                async for item in _drain(inner_ss(decode_stream(requests, decode), context)):
                     yield item
             except Exception as exc:
                 if _is_abort(exc):
@@ -212,7 +279,7 @@ def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandle
         request_id, started = secrets.token_hex(8), time.perf_counter()
         try:
             await steps.before(context, request_id)
-            response = await inner_su(requests, context)
+            response = await inner_su(decode_stream(requests, decode), context)
         except Exception as exc:
             if _is_abort(exc):
                 raise

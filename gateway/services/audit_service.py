@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from sqlalchemy import Connection
 
@@ -31,7 +29,7 @@ from gateway.ledger_store import (
     latest_checkpoint,
 )
 from gateway.runtime import Runtime, new_trace_id
-from gateway.services.convert import ts
+from gateway.services.convert import from_optional_ts, ts
 from gateway.store.timeutil import from_us
 from gateway.trace import RecordTrace, SearchFilter, search, trace_record
 from xinlian.errors import InvalidArgument, NotFound
@@ -91,15 +89,6 @@ def trace_to_wire(trace: RecordTrace) -> pb.TraceRecordResponse:
             for d in trace.destinations
         ],
     )
-
-
-def _optional_time(stamp: Timestamp, name: str) -> datetime | None:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        return None
-    try:
-        return stamp.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise InvalidArgument.field(name, stamp.seconds, "a valid timestamp") from None
 
 
 def _export_page(conn: Connection, *, start: int, end: int) -> list[LedgerRow]:
@@ -197,8 +186,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             credit_code=request.credit_code,
             action=request.action,
             outcome=request.outcome,
-            since=_optional_time(request.since, "since"),
-            until=_optional_time(request.until, "until"),
+            since=from_optional_ts(request.since, field_name="since"),
+            until=from_optional_ts(request.until, field_name="until"),
         )
         size = validate.page_size(
             request.page_size, default=limits.DEFAULT_PAGE_SIZE, maximum=limits.MAX_PAGE_SIZE
@@ -227,6 +216,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> pb.TraceRecordResponse:
         caller = current_caller()
         record_id, source = request.record_id, request.source_node_id
+        validate.identifier("record_id", record_id, max_len=limits.MAX_RECORD_ID_LEN)
+        validate.identifier("source_node_id", source, max_len=limits.MAX_NODE_ID_LEN)
         trace = await self.rt.read(lambda conn: trace_record(conn, record_id, source))
         codes = {s.credit_code for s in trace.sources}
         await self._record(

@@ -15,6 +15,7 @@ from authz.grants import (
     check_grant_against_catalog,
 )
 from authz.letter import render_letter
+from gateway.edge import limits, validate
 from gateway.edge.caller import Caller, current_caller
 from gateway.enterprises import (
     Attestation,
@@ -203,7 +204,7 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
         stored = await self.rt.commit(
             revoke_grant(
                 caller,
-                request.grant_id,
+                validate.identifier("grant_id", request.grant_id, max_len=limits.MAX_GRANT_ID_LEN),
                 revoked_at,
                 request.reason,
                 bytes(request.signature),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from authz.catalog import Purpose
+from gateway.edge import validate
 from gateway.registry import NodeRecord
 from xinlian.errors import InvalidArgument
 from xinlian.v1 import common_pb2
@@ -72,9 +73,15 @@ def ts(when: datetime | None) -> Timestamp | None:
 
 
 def from_ts(stamp: Timestamp, *, field_name: str) -> datetime:
-    if stamp.seconds == 0 and stamp.nanos == 0:
-        raise InvalidArgument.field(field_name, "unset", "a timestamp")
-    return stamp.ToDatetime(tzinfo=UTC)
+    """A required request timestamp (``gateway.edge.validate.timestamp``)."""
+    when = validate.timestamp(stamp, field_name)
+    assert when is not None
+    return when
+
+
+def from_optional_ts(stamp: Timestamp, *, field_name: str) -> datetime | None:
+    """An optional request timestamp: unset (all zero) is ``None``."""
+    return validate.timestamp(stamp, field_name, required=False)
 
 
 def node_to_wire(node: NodeRecord) -> common_pb2.Node:

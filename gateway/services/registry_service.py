@@ -87,7 +87,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         admission = await self.rt.commit(
             self.rt.registry.admit(
                 current_caller(),
-                request.node_id,
+                validate.identifier("node_id", request.node_id, max_len=limits.MAX_NODE_ID_LEN),
                 request.security_assessment,
                 request.authorization_assessment,
                 request.notes,
@@ -102,6 +102,7 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         )
 
     async def _change(self, node_id: str, action: str, reason: str):  # type: ignore[no-untyped-def]
+        validate.identifier("node_id", node_id, max_len=limits.MAX_NODE_ID_LEN)
         node = await self.rt.commit(
             self.rt.registry.change_state(current_caller(), node_id, action, reason, new_trace_id())
         )

@@ -36,7 +36,12 @@ def _actions(gw: Gateway) -> list[tuple[str, str | None]]:
             )
         ).all()
     )
-    return [(r.action, r.subject) for r in rows if not r.action.startswith("node.")]
+    refusals = ("access.denied", "statement.refused")  # tests/integration/test_refusals_audited.py
+    return [
+        (r.action, r.subject)
+        for r in rows
+        if not r.action.startswith("node.") and r.action not in refusals
+    ]
 
 
 def _code(err: pytest.ExceptionInfo[grpc.RpcError]) -> tuple[grpc.StatusCode, str]:

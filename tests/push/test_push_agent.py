@@ -15,6 +15,7 @@ from authz.sample_data import generate_enterprises, generate_records, write_csv,
 from gateway.store import schema
 from node_agent.push import Pusher, PushProgress, read_records, state_path_for
 from xinlian.cli import cli
+from xinlian.exit_codes import CommandExit, ExitCode
 
 pytestmark = pytest.mark.integration
 
@@ -248,5 +249,6 @@ def test_cli_sample_and_push(gateway: Gateway, tmp_path: Path) -> None:
             str(other),
         ],
     )
-    assert result.exit_code == 1
+    assert isinstance(result.exception, CommandExit)
+    assert result.exception.code == ExitCode.DENIED
     assert "CATEGORY_NOT_RESPONSIBLE" in result.output

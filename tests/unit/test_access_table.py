@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from grpc_health.v1 import health
+
 from gateway.edge.access import ACCESS, ALL_KINDS, BOOTSTRAP
+from gateway.reflection import SERVICE_NAMES as REFLECTION_SERVICE_NAMES
 from gateway.server import SERVICE_NAMES
 from xinlian.v1 import audit_pb2, authorization_pb2, catalog_pb2, exchange_pb2, registry_pb2
 
@@ -42,3 +45,10 @@ def test_rules_name_only_known_kinds_and_bootstrap_is_narrow() -> None:
 def test_every_service_is_served() -> None:
     names = {s.full_name for m in MODULES for s in m.DESCRIPTOR.services_by_name.values()}
     assert names == set(SERVICE_NAMES)
+
+
+def test_every_standard_service_in_the_table_is_served() -> None:
+    """The non-contract entries name exactly the health and reflection services the
+    gateway serves (reflection in both v1 and v1alpha)."""
+    standard = {m.split("/")[1] for m in ACCESS if not m.startswith("/xinlian.")}
+    assert standard == {health.SERVICE_NAME, *REFLECTION_SERVICE_NAMES}

@@ -100,6 +100,8 @@ def test_action_set_is_closed() -> None:
         "audit.search",
         "audit.export",
         "retention.erased",
+        "access.denied",
+        "statement.refused",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
