@@ -161,7 +161,7 @@ def _parse_time(text: object) -> datetime:
 def _canonical_checked(obj: dict[str, Any]) -> bytes:
     """``canonical_json(obj)`` for an object ``_check_json_value`` has already walked
     (no floats, string keys, 64-bit integers): the same encoding, without walking the
-    object a second time. tests/unit/test_entry.py holds the two equal."""
+    object a second time. tests/ledger/test_entry.py holds the two equal."""
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -13,7 +13,7 @@ order, ``scan_rows``:
    wrong length counts as 32 zero bytes, so later positions stay right).
 
 The result travels between processes as bytes (``encode`` / ``decode``): verification
-scans the two halves of a large ledger in two processes (``gateway.verify_scan``).
+scans the two halves of a large ledger in two processes (``gateway.verify.scan``).
 """
 
 from __future__ import annotations

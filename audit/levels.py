@@ -1,5 +1,5 @@
 """Leaf hashes plus every complete perfect subtree above them: the tree maths behind
-proof serving (``gateway.ledger_store.LeafCache``) and verification. Pure, no I/O."""
+proof serving (``gateway.store.ledger.LeafCache``) and verification. Pure, no I/O."""
 
 from __future__ import annotations
 

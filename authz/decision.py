@@ -43,7 +43,7 @@ Fast path: with ``DEFAULT_POLICY`` (the query path), ``decide`` first evaluates 
 rules as plain conditions, raising nothing; when they allow, that is the decision. Any
 other outcome (a refusal, or a policy other than the default) is decided by the
 composable policy above, which explains the refusal. The two agree on every allow
-(tests/unit/test_decision.py checks them against each other).
+(tests/authz/test_decision.py checks them against each other).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ ECHO_METHOD = "/bench.Echo/Echo"
 
 
 def _make_pki(directory: Path) -> None:
-    from gateway.pki import (
+    from xinlian.pki import (
         NodeIdentity,
         cert_to_pem,
         create_ca,

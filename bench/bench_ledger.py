@@ -7,7 +7,7 @@ verify_vs_hashlib
     every checkpoint root and the head, check signatures and consistency) over N stored
     entries on SQLite, divided by the raw hashlib SHA-256 rate over the same entry
     bodies in the same run (target ≥ 0.25). Both are timed interleaved, best of
-    ``VERIFY_ROUNDS``. Verification scans in two processes (``gateway.verify_scan``:
+    ``VERIFY_ROUNDS``. Verification scans in two processes (``gateway.verify.scan``:
     a worker process reads and hashes the upper part of the ledger); the hashlib
     baseline is one thread.
 inclusion_proofs_per_s
@@ -39,12 +39,12 @@ from audit import merkle
 from audit.checkpoint import NoteSigner, NoteVerifier
 from audit.entry import Action, Entry, Outcome
 from authz.catalog import Catalog
-from gateway.checkpointer import sign_checkpoint
-from gateway.committer import GroupCommitter, LedgerTx, commit_now
-from gateway.home import init_home
-from gateway.ledger_store import LeafCache
-from gateway.retention import verify_retention
+from gateway.flows.checkpointer import sign_checkpoint
+from gateway.flows.retention import verify_retention
+from gateway.host.home import init_home
+from gateway.store.committer import GroupCommitter, LedgerTx, commit_now
 from gateway.store.db import Store
+from gateway.store.ledger import LeafCache
 from gateway.verify import verify_store
 from xinlian.clock import SystemClock
 

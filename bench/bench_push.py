@@ -56,7 +56,7 @@ PER_ENTERPRISE = 500
 
 def _records(n: int) -> list[Any]:
     from authz.catalog import Catalog
-    from authz.sample_data import generate_enterprises, generate_records
+    from xinlian_samples.generator import generate_enterprises, generate_records
 
     spec = Catalog.default().categories[CATEGORY]
     out: list[Any] = []
@@ -75,7 +75,7 @@ def _batch_records(records: list[Any]) -> list[Any]:
 
 
 def _raw_rows(records: list[Any], node_id: str = "bench-dept") -> list[dict[str, Any]]:
-    from gateway.batch_bytes import canonical_bytes
+    from gateway.store.batch_bytes import canonical_bytes
     from gateway.store.timeutil import to_us
 
     now = to_us(datetime.now(UTC))

@@ -42,8 +42,7 @@ def _start_gateway(home: Path, db_url: str | None, workers: int) -> Any:
 def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
     """A gateway process with a platform, a bank, a registered enterprise, records and a
     grant. Returns (process, bank identity, credit code)."""
-    from authz.sample_data import generate_enterprises
-    from gateway.home import init_home
+    from gateway.host.home import init_home
     from gateway.store.db import Store
     from node_agent import enroll as enrollment
     from node_agent.enterprise import (
@@ -53,8 +52,9 @@ def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
         make_grant,
         sign_grant,
     )
-    from node_agent.identity import Identity
+    from xinlian.identity import Identity
     from xinlian.v1 import registry_pb2, registry_pb2_grpc
+    from xinlian_samples.generator import generate_enterprises
 
     config = init_home(home / "gw", db_url=db_url)
     proc = _start_gateway(config.home, db_url, GATEWAY_WORKERS)

@@ -31,7 +31,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from node_agent.identity import Identity
 from node_agent.push import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_WINDOW,
@@ -45,6 +44,7 @@ from node_agent.push import (
     PushSummary,
 )
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
+from xinlian.identity import Identity
 
 console = Console(stderr=True, markup=False, soft_wrap=True)
 
@@ -251,7 +251,12 @@ def sample_cmd(
 ) -> None:
     """Generate realistic synthetic records (valid credit codes) for one category."""
     from authz.catalog import Catalog
-    from authz.sample_data import generate_enterprises, generate_records, write_csv, write_jsonl
+    from xinlian_samples.generator import (
+        generate_enterprises,
+        generate_records,
+        write_csv,
+        write_jsonl,
+    )
 
     catalog = Catalog.default()
     spec = catalog.get(category)

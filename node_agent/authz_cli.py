@@ -37,8 +37,8 @@ from node_agent.enterprise import (
     sign_grant,
     sign_revocation,
 )
-from node_agent.identity import Identity
 from node_agent.query import QueryClient, response_json, response_tables
+from xinlian.identity import Identity
 from xinlian.v1 import authorization_pb2 as apb
 
 console = Console(markup=False)  # data is shown as is, never as markup

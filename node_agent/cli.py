@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from node_agent import enroll as enrollment
-from node_agent.identity import Identity
+from xinlian.identity import Identity
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 console = Console(markup=False)  # data is shown as is, never as markup

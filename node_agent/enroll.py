@@ -10,7 +10,7 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from node_agent.identity import CHANNEL_OPTIONS, Identity, NodeIdentityFiles
+from xinlian.identity import CHANNEL_OPTIONS, Identity, NodeIdentityFiles
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 
 KINDS = {

@@ -25,10 +25,10 @@ from authz.grants import (
     Grant,
     Revocation,
 )
-from gateway.pki import write_public, write_secret
 from gateway.services.authorization_service import grant_to_wire
 from gateway.services.convert import ts
-from node_agent.identity import Identity
+from xinlian.identity import Identity
+from xinlian.pki import write_public, write_secret
 from xinlian.signing import SignerKey, load_public_key, sign
 from xinlian.v1 import authorization_pb2 as pb
 from xinlian.v1 import authorization_pb2_grpc

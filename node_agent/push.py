@@ -82,11 +82,11 @@ from authz.records import (
     RecordVerdict,
     check_event_time_us,
 )
-from gateway.edge import limits
-from node_agent import identity as identity_module
-from node_agent.identity import Identity
+from xinlian import identity as identity_module
+from xinlian import limits
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.durable import fsync_path
+from xinlian.identity import Identity
 from xinlian.signing import SignerKey, canonical_json, sign
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc

@@ -11,7 +11,7 @@ from rich.table import Table
 from authz.catalog import Purpose
 from authz.enterprise_statements import SelfQuery
 from gateway.services.convert import PURPOSE_TO_WIRE, ts
-from node_agent.identity import Identity
+from xinlian.identity import Identity
 from xinlian.signing import SignerKey, sign
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "var" / "demo"
 HOME = DEMO / "gateway"
-XINLIAN = [sys.executable, "-m", "xinlian.cli"]
+XINLIAN = [sys.executable, "-m", "xinlian_cli.main"]
 
 NODES = [
     # (node id, kind, name, region, categories)
@@ -85,7 +85,7 @@ def wait_serving(address: str, proc: subprocess.Popen[bytes]) -> None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     sys.path.insert(0, str(ROOT))
-    from node_agent.identity import Identity
+    from xinlian.identity import Identity
 
     admin = Identity.load(HOME / "admin", gateway=address)
     deadline = time.monotonic() + 30

@@ -2,7 +2,7 @@
 
     python scripts/gen_proto.py [OUT]
 
-The generated files (xinlian/v1/*_pb2*.py[i]) are committed; tests/unit/test_proto_fresh.py
+The generated files (xinlian/v1/*_pb2*.py[i]) are committed; tests/wire/test_proto_fresh.py
 fails when they are stale.
 """
 

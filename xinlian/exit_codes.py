@@ -16,7 +16,7 @@
     130   ABORTED      interrupted by the user (Ctrl-C)
 
 Commands signal a non-zero outcome by raising :class:`CommandExit`, or an error the
-entry point maps with :func:`for_status_name`; the entry point (``xinlian.cli.main``) is
+entry point maps with :func:`for_status_name`; the entry point (``xinlian_cli.main.main``) is
 the only place that turns them into the process exit status. Nothing here imports click
 or gRPC.
 """

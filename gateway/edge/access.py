@@ -1,5 +1,5 @@
 """Which node kinds may call which RPC method. Every method of the contract has an entry;
-tests/unit/test_access_table.py fails if a proto method lacks one."""
+tests/edge/test_access_table.py fails if a proto method lacks one."""
 
 from __future__ import annotations
 

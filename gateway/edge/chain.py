@@ -12,7 +12,7 @@ Every RPC passes these steps, in this order:
 4. ``observe``     — one log line and metrics per call (no request bodies, no secrets);
 5. ``translate``   — XinLian errors become gRPC statuses here, once; any other exception
    becomes INTERNAL with only the request id, never its text. A refusal of a known node,
-   or of a signed statement, is first written to the ledger (``gateway.edge.denials``).
+   or of a signed statement, is first written to the ledger (``gateway.flows.denials``).
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from grpc import aio
 from opentelemetry import metrics
 
 from audit.entry import Action
+from gateway.core.caller import CURRENT_CALLER, CURRENT_PEER, CURRENT_REQUEST_ID, Caller, NodeGate
 from gateway.edge.access import ACCESS, BOOTSTRAP
-from gateway.edge.caller import CURRENT_CALLER, CURRENT_PEER, CURRENT_REQUEST_ID, Caller, NodeGate
 from gateway.edge.decode import decode_stream, decoder
-from gateway.edge.denials import Denial, Refusal, mark, refusal_of
 from gateway.edge.status import (
     REQUEST_ID_METADATA_KEY,
     details,
     status_of,
     trailing_metadata,
 )
+from gateway.flows.denials import Denial, Refusal, mark, refusal_of
 from xinlian.errors import PermissionDenied, Unauthenticated, XinLianError
 
 log = logging.getLogger("xinlian.rpc")
@@ -134,7 +134,7 @@ class _Steps:
 
     async def _record(self, exc: XinLianError, request_id: str) -> None:
         """A refusal of a known node (marked where it was decided) becomes a ledger
-        entry before it is answered (gateway.edge.denials: flood control, fail closed)."""
+        entry before it is answered (gateway.flows.denials: flood control, fail closed)."""
         refusal = refusal_of(exc)
         recorder = self.gate.denials
         if refusal is None or recorder is None:

@@ -18,20 +18,21 @@ from grpc import aio
 from sqlalchemy import Connection
 
 from audit.entry import Action
-from gateway.checkpointer import sign_checkpoint
-from gateway.edge import limits, validate
-from gateway.edge.caller import Caller, current_caller
-from gateway.ledger_store import (
+from gateway.core import validate
+from gateway.core.caller import Caller, current_caller
+from gateway.flows.checkpointer import sign_checkpoint
+from gateway.flows.runtime import Runtime, new_trace_id
+from gateway.flows.trace import RecordTrace, SearchFilter, search, trace_record
+from gateway.services.convert import from_optional_ts, ts
+from gateway.store.ledger import (
     LeafCache,
     LedgerRow,
     StoredCheckpoint,
     entries_page,
     latest_checkpoint,
 )
-from gateway.runtime import Runtime, new_trace_id
-from gateway.services.convert import from_optional_ts, ts
 from gateway.store.timeutil import from_us
-from gateway.trace import RecordTrace, SearchFilter, search, trace_record
+from xinlian import limits
 from xinlian.errors import InvalidArgument, NotFound
 from xinlian.v1 import audit_pb2 as pb
 from xinlian.v1 import audit_pb2_grpc

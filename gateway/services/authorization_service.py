@@ -1,5 +1,5 @@
-"""AuthorizationService: enterprise identities and grants (gateway.enterprises,
-gateway.grants_store); the wire conversions of grants live here too."""
+"""AuthorizationService: enterprise identities and grants (gateway.flows.enterprises,
+gateway.flows.grants); the wire conversions of grants live here too."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ from authz.grants import (
     check_grant_against_catalog,
 )
 from authz.letter import render_letter
-from gateway.edge import limits, validate
-from gateway.edge.caller import Caller, current_caller
-from gateway.enterprises import (
+from gateway.core import validate
+from gateway.core.caller import Caller, current_caller
+from gateway.flows.enterprises import (
     Attestation,
     EnterpriseRecord,
     get_enterprise,
     register_enterprise,
     rotate_key,
 )
-from gateway.grants_store import StoredGrant, list_grants, revoke_grant, submit_grant
-from gateway.runtime import Runtime, new_trace_id
+from gateway.flows.grants import StoredGrant, list_grants, revoke_grant, submit_grant
+from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.services.convert import PURPOSE_TO_WIRE, from_ts, purpose_from_wire, ts
 from gateway.store import schema
+from xinlian import limits
 from xinlian.errors import InvalidArgument
 from xinlian.v1 import authorization_pb2 as pb
 from xinlian.v1 import authorization_pb2_grpc

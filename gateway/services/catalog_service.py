@@ -5,7 +5,7 @@ from __future__ import annotations
 from grpc import aio
 
 from authz.catalog import Catalog, FieldType, Sensitivity
-from gateway.runtime import Runtime
+from gateway.flows.runtime import Runtime
 from gateway.services.convert import PURPOSE_TO_WIRE
 from xinlian.v1 import catalog_pb2 as pb
 from xinlian.v1 import catalog_pb2_grpc

@@ -7,8 +7,8 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from authz.catalog import Purpose
-from gateway.edge import validate
-from gateway.registry import NodeRecord
+from gateway.core import validate
+from gateway.flows.registry import NodeRecord
 from xinlian.errors import InvalidArgument
 from xinlian.v1 import common_pb2
 
@@ -73,7 +73,7 @@ def ts(when: datetime | None) -> Timestamp | None:
 
 
 def from_ts(stamp: Timestamp, *, field_name: str) -> datetime:
-    """A required request timestamp (``gateway.edge.validate.timestamp``)."""
+    """A required request timestamp (``gateway.core.validate.timestamp``)."""
     when = validate.timestamp(stamp, field_name)
     assert when is not None
     return when

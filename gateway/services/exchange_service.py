@@ -1,4 +1,5 @@
-"""ExchangeService: push (gateway.push) and query (gateway.query), each in its own module."""
+"""ExchangeService: push (gateway.flows.push) and query (gateway.flows.query), each in its own
+module."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ from collections.abc import AsyncIterator
 
 from grpc import aio
 
-from gateway.runtime import Runtime
+from gateway.flows.runtime import Runtime
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServiceServicer):
     def __init__(self, rt: Runtime) -> None:
-        from gateway.push import PushHandler
-        from gateway.query import QueryHandler
+        from gateway.flows.push import PushHandler
+        from gateway.flows.query import QueryHandler
 
         self.rt = rt
         self.push_handler = PushHandler(rt)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from grpc import aio
 
-from gateway.edge import limits, validate
-from gateway.edge.caller import current_caller
-from gateway.registry import Application, list_nodes, require_node
-from gateway.runtime import Runtime, new_trace_id
+from gateway.core import validate
+from gateway.core.caller import current_caller
+from gateway.flows.registry import Application, list_nodes, require_node
+from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.services.convert import kind_from_wire, node_to_wire, state_from_wire, ts
+from xinlian import limits
 from xinlian.v1 import registry_pb2 as pb
 from xinlian.v1 import registry_pb2_grpc
 

@@ -1,4 +1,4 @@
-"""Tables of the gateway store. Alembic migrations (gateway/migrations) create them."""
+"""Tables of the gateway store. Alembic migrations (gateway/store/migrations) create them."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ batches = Table(
     Column("accepted", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
     Column("rejected", Integer, nullable=False),
-    # the form ``canonical`` is kept in: identity | zlib (gateway.batch_storage)
+    # the form ``canonical`` is kept in: identity | zlib (gateway.store.batch_storage)
     Column("canonical_encoding", String(16), nullable=False, server_default="identity"),
     # the earliest event time among the batch's signed records (retention reads it
     # instead of parsing the bytes); NULL for batches stored before revision 0003
@@ -84,7 +84,7 @@ batches = Table(
     UniqueConstraint("node_id", "batch_id", name="uq_batches_node_batch"),
 )
 
-# One row per batch whose signed bytes retention erased (gateway.erasure): the SHA-256 of
+# One row per batch whose signed bytes retention erased (gateway.store.erasure): the SHA-256 of
 # the erased bytes and the digests of the record rows kept, both pinned by the
 # ``retention.erased`` ledger entry at ``ledger_index``.
 batch_erasures = Table(

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from authz_helpers import CODE, NAME, seed_records
 from click.testing import CliRunner
+from support.authz_helpers import CODE, NAME, seed_records
 from support.harness import Gateway
 
-from xinlian.cli import cli
+from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
 ADDRESS = [""]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from authz_helpers import CODE, NAME, OTHER_CODE, make_world, reason_of
 from sqlalchemy import select
+from support.authz_helpers import CODE, NAME, OTHER_CODE, make_world, reason_of
 from support.harness import Gateway
 
-from gateway.grants_store import get_grant, verify_stored_signature
+from gateway.flows.grants import get_grant, verify_stored_signature
 from gateway.store import schema
 from node_agent.enterprise import (
     AuthzClient,

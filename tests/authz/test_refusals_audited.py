@@ -13,14 +13,14 @@ from typing import Any
 
 import grpc
 import pytest
-from authz_helpers import CODE, World, make_world, reason_of
 from click.testing import CliRunner
 from sqlalchemy import select
+from support.authz_helpers import CODE, World, make_world, reason_of
 from support.harness import Gateway, running_gateway
 
 from audit.entry import Entry
 from authz.catalog import Purpose
-from gateway.edge.denials import DENIAL_ENTRIES_PER_NODE, DENIAL_WINDOW_S
+from gateway.flows.denials import DENIAL_ENTRIES_PER_NODE, DENIAL_WINDOW_S
 from gateway.store import schema
 from gateway.store.db import Store
 from node_agent.enterprise import (
@@ -31,11 +31,11 @@ from node_agent.enterprise import (
     sign_grant,
     sign_revocation,
 )
-from node_agent.identity import Identity
 from node_agent.query import QueryClient, query_request, self_query_proof
-from xinlian.cli import cli
 from xinlian.clock import FakeClock
+from xinlian.identity import Identity
 from xinlian.v1 import audit_pb2, audit_pb2_grpc, registry_pb2, registry_pb2_grpc
+from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from sqlalchemy import Connection, func, select, update
 
 from audit.entry import Action, Entry, Outcome
 from audit.merkle import CompactRange, leaf_hash
-from gateway.committer import LedgerTx, commit_now, encode_frontier
 from gateway.store import schema
+from gateway.store.committer import LedgerTx, commit_now, encode_frontier
 from gateway.store.db import Store
 from xinlian.clock import SystemClock
 

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ledger_helpers import verifier
 from sqlalchemy import func, select
 from support.harness import Gateway
+from support.ledger_helpers import verifier
 
 from audit.checkpoint import NoteSigner, open_note
 from audit.entry import Action, Entry, Outcome
-from gateway.checkpointer import run_checkpointer, sign_checkpoint
-from gateway.committer import LedgerTx, commit_now
-from gateway.home import init_home
+from gateway.flows.checkpointer import run_checkpointer, sign_checkpoint
+from gateway.host.home import init_home
 from gateway.store import schema
+from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
-from xinlian.cli import cli
 from xinlian.clock import SystemClock
+from xinlian_cli.main import cli
 
 
 def _append(store: Store, n: int = 1) -> None:

@@ -16,28 +16,28 @@ from typing import Any
 import grpc
 import pytest
 from click.testing import CliRunner
-from ledger_helpers import checkpoint, cli_verify, verify
 from sqlalchemy import Connection, delete, event, func, select, update
 from support.harness import Gateway
+from support.ledger_helpers import checkpoint, cli_verify, verify
 
 from authz.catalog import Catalog, Purpose
-from authz.sample_data import generate_enterprises, generate_records
-from gateway.config import MIN_RETENTION_DAYS
-from gateway.erasure import decode_kept, record_sha256
-from gateway.retention import NEGATIVE_RETENTION_DAYS, PruneResult, prune
+from gateway.flows.retention import NEGATIVE_RETENTION_DAYS, PruneResult, prune
+from gateway.host.config import MIN_RETENTION_DAYS
 from gateway.store import schema
 from gateway.store.db import Store
+from gateway.store.erasure import decode_kept, record_sha256
 from gateway.store.ledger_ddl import prune_values
 from gateway.verify import stored_bytes
-from node_agent.identity import Identity
 from node_agent.push import load_signing_key
 from node_agent.query import QueryClient
 from xinlian.batch import BatchRecord, canonical_batch
-from xinlian.cli import cli
 from xinlian.clock import FakeClock
+from xinlian.identity import Identity
 from xinlian.signing import sign
 from xinlian.v1 import audit_pb2, audit_pb2_grpc, exchange_pb2_grpc
 from xinlian.v1 import exchange_pb2 as pb
+from xinlian_cli.main import cli
+from xinlian_samples.generator import generate_enterprises, generate_records
 
 pytestmark = pytest.mark.integration
 

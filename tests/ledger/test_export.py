@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from ledger_helpers import CODE_A, seed_batch, seed_disclosure, tax_records
 from sqlalchemy import select, update
 from support.harness import Gateway
+from support.ledger_helpers import CODE_A, seed_batch, seed_disclosure, tax_records
 
 from audit.verify_export import verify_export
 from gateway.store import schema
 from gateway.store.ledger_ddl import prune_values
-from xinlian.cli import cli
+from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The proof cache (gateway.ledger_store.HashLevels) against the reference maths of
+"""The proof cache (gateway.store.ledger.HashLevels) against the reference maths of
 audit.merkle, which follows RFC 9162 directly."""
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_helpers import checkpoint, verify
 from sqlalchemy import Connection, event, select, text, update
+from support.ledger_helpers import checkpoint, verify
 
 from audit.entry import Action, Entry, Outcome
-from gateway.committer import LedgerTx, commit_now
-from gateway.config import GatewayConfig
-from gateway.home import init_home
+from gateway.flows.trace import SearchFilter, search
+from gateway.host.config import GatewayConfig
+from gateway.host.home import init_home
 from gateway.store import migrate, schema
+from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
 from gateway.store.ledger_ddl import (
     INDEXED_COLUMNS,
@@ -34,7 +35,6 @@ from gateway.store.ledger_ddl import (
     prune_values,
 )
 from gateway.store.timeutil import to_us
-from gateway.trace import SearchFilter, search
 from xinlian.clock import SystemClock
 from xinlian.errors import FailedPrecondition
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from ledger_helpers import checkpoint, verify
 from sqlalchemy import func, select
+from support.ledger_helpers import checkpoint, verify
 from support.processes import GatewayProcess
 
-from gateway.home import init_home
+from gateway.host.home import init_home
 from gateway.store import schema
 from gateway.store.db import Store
 from node_agent import enroll as enrollment
-from node_agent.identity import Identity
-from xinlian.cli import cli
+from xinlian.identity import Identity
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
+from xinlian_cli.main import cli
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration, pytest.mark.slow]
 

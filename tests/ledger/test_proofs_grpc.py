@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from ledger_helpers import checkpoint
 from sqlalchemy import select
 from support.harness import Gateway
+from support.ledger_helpers import checkpoint
 
 from audit.checkpoint import NoteVerifier, open_note
 from audit.merkle import leaf_hash, verify_consistency, verify_inclusion

@@ -8,18 +8,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from ledger_helpers import checkpoint, seed_batch, tax_records, verify
 from sqlalchemy import delete, func, select
 from support.harness import Gateway
+from support.ledger_helpers import checkpoint, seed_batch, tax_records, verify
 
 from audit.merkle import verify_inclusion
 from authz.catalog import Catalog
-from gateway.config import MIN_RETENTION_DAYS
-from gateway.ledger_store import LeafCache
-from gateway.retention import prune
+from gateway.flows.retention import prune
+from gateway.host.config import MIN_RETENTION_DAYS
 from gateway.store import schema
-from xinlian.cli import cli
+from gateway.store.ledger import LeafCache
 from xinlian.clock import FakeClock
+from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from ledger_helpers import checkpoint, cli_verify, verifier, verify
 from ledger_rewrite import (
     grow_to,
     head_size,
@@ -20,12 +19,13 @@ from ledger_rewrite import (
     rewrite_head_frontier,
 )
 from support.harness import LoopThread
+from support.ledger_helpers import checkpoint, cli_verify, verifier, verify
 from support.processes import GatewayProcess
 
-import gateway.server as server_module
-from gateway.config import GatewayConfig
-from gateway.home import init_home
-from gateway.runtime import Runtime, build_runtime
+import gateway.host.server as server_module
+from gateway.flows.runtime import Runtime, build_runtime
+from gateway.host.config import GatewayConfig
+from gateway.host.home import init_home
 from gateway.store.db import Store
 from gateway.verify import verify_store
 

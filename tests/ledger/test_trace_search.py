@@ -10,13 +10,13 @@ import grpc
 import pytest
 from click.testing import CliRunner
 from google.protobuf.timestamp_pb2 import Timestamp
-from ledger_helpers import CODE_A, CODE_B, seed_batch, seed_disclosure, tax_records
 from sqlalchemy import select
 from support.harness import Gateway
+from support.ledger_helpers import CODE_A, CODE_B, seed_batch, seed_disclosure, tax_records
 
 from gateway.store import schema
-from xinlian.cli import cli
 from xinlian.v1 import audit_pb2, audit_pb2_grpc
+from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from ledger_helpers import checkpoint, cli_verify, verify
 from ledger_rewrite import (
     grow_to,
     rewrite_consistently,
@@ -23,11 +22,12 @@ from ledger_rewrite import (
     swap_rows,
 )
 from sqlalchemy import update
+from support.ledger_helpers import checkpoint, cli_verify, verify
 
 from audit.levels import HashLevels
 from audit.merkle import leaf_hash, root_from_leaf_hashes
-from gateway.config import GatewayConfig
-from gateway.home import init_home
+from gateway.host.config import GatewayConfig
+from gateway.host.home import init_home
 from gateway.store import schema
 from gateway.store.db import Store
 from gateway.verify import VerifyReport

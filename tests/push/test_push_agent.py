@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from support.harness import Gateway
 
 from authz.catalog import Catalog
-from authz.sample_data import generate_enterprises, generate_records, write_csv, write_jsonl
 from gateway.store import schema
 from node_agent.push import Pusher, PushProgress, read_records, state_path_for
-from xinlian.cli import cli
 from xinlian.exit_codes import CommandExit, ExitCode
+from xinlian_cli.main import cli
+from xinlian_samples.generator import generate_enterprises, generate_records, write_csv, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,8 @@ from support.harness import Gateway
 
 from authz.catalog import Catalog
 from authz.records import MAX_FIELD_VALUE_LEN
-from authz.sample_data import generate_enterprises, generate_records, write_csv, write_jsonl
 from gateway.store import schema
 from node_agent import push as push_module
-from node_agent.identity import Identity
 from node_agent.push import (
     MAX_BATCH_BYTES,
     MAX_BATCH_SIZE,
@@ -33,6 +31,8 @@ from node_agent.push import (
     state_path_for,
 )
 from xinlian.exit_codes import ExitCode
+from xinlian.identity import Identity
+from xinlian_samples.generator import generate_enterprises, generate_records, write_csv, write_jsonl
 
 pytestmark = pytest.mark.integration
 

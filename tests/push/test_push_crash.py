@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from support.processes import GatewayProcess
 
 from authz.catalog import Catalog
-from authz.sample_data import generate_enterprises, generate_records, write_jsonl
 from gateway.store import schema
 from gateway.store.db import make_engine
 from node_agent.push import Pusher, PushFailed, PushProgress, read_records, state_path_for
+from xinlian_samples.generator import generate_enterprises, generate_records, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -14,9 +14,9 @@ from support.harness import Gateway, running_gateway
 from support.postgres import Cluster, start_cluster
 
 from authz.catalog import Catalog
-from authz.sample_data import generate_enterprises, generate_records, write_jsonl
 from gateway.store import schema
 from node_agent.push import Pusher, PushFailed, PushProgress, state_path_for
+from xinlian_samples.generator import generate_enterprises, generate_records, write_jsonl
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 

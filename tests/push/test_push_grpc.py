@@ -14,17 +14,17 @@ from sqlalchemy import func, select
 from support.harness import Gateway
 
 from authz.catalog import Catalog
-from authz.sample_data import generate_enterprises, generate_records
-from gateway.batch_storage import unpack
-from gateway.query_reads import latest_records  # the read the query path uses
-from gateway.records_store import provenance, record_versions
 from gateway.store import schema
-from node_agent.identity import Identity
+from gateway.store.batch_storage import unpack
+from gateway.store.query_reads import latest_records  # the read the query path uses
+from gateway.store.records import provenance, record_versions
 from node_agent.push import Pusher
 from xinlian.batch import BatchRecord, canonical_batch, decode_batch
+from xinlian.identity import Identity
 from xinlian.signing import verify
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
+from xinlian_samples.generator import generate_enterprises, generate_records
 
 pytestmark = pytest.mark.integration
 
@@ -342,7 +342,7 @@ def test_institution_cannot_push(gateway: Gateway) -> None:
 
 
 def test_oversized_batch_refused(gateway: Gateway) -> None:
-    from gateway.push import MAX_BATCH_RECORDS
+    from gateway.flows.push import MAX_BATCH_RECORDS
 
     tax = gateway.enroll_node("department", "tax-dept", categories=("tax",))
     record = tax_records(1, 1)[0]

@@ -19,17 +19,17 @@ from support.harness import Gateway
 from audit.checkpoint import NoteVerifier
 from authz.catalog import Catalog
 from authz.records import RecordValidator
-from authz.sample_data import generate_enterprises, generate_records
-from gateway.batch_bytes import decode_signed_content
 from gateway.store import schema
+from gateway.store.batch_bytes import decode_signed_content
 from gateway.verify import verify_store
-from node_agent.identity import Identity
 from node_agent.push import Pusher, load_signing_key
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.errors import InvalidArgument, PermissionDenied
+from xinlian.identity import Identity
 from xinlian.signing import canonical_json, sign
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
+from xinlian_samples.generator import generate_enterprises, generate_records
 
 CATALOG = Catalog.default()
 A, D, R = pb.RECORD_OUTCOME_ACCEPTED, pb.RECORD_OUTCOME_DUPLICATE, pb.RECORD_OUTCOME_REJECTED

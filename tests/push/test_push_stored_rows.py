@@ -1,7 +1,7 @@
 """The stored record rows say exactly what the agent signed, column by column.
 
 On SQLite the gateway inserts a batch's rows with ONE multi-row ``VALUES`` statement with
-numbered parameters (``gateway.push._sqlite_insert``); on PostgreSQL with ``COPY``.
+numbered parameters (``gateway.flows.push._sqlite_insert``); on PostgreSQL with ``COPY``.
 Either way each column must hold the value and SQL type the record had: texts as texts
 (quotes, backslashes, tabs, CJK and astral characters unchanged), versions and event
 times as integers up to their limits, fields as the record's canonical JSON text.
@@ -20,14 +20,14 @@ from sqlalchemy import event, select
 from support.harness import Gateway
 
 from authz.catalog import Catalog
-from authz.sample_data import generate_enterprises, generate_records
 from gateway.store import schema
 from gateway.store.timeutil import to_us
-from node_agent.identity import Identity
 from node_agent.push import Pusher
 from xinlian.batch import BatchRecord
+from xinlian.identity import Identity
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
+from xinlian_samples.generator import generate_enterprises, generate_records
 
 pytestmark = pytest.mark.integration
 

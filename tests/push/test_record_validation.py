@@ -15,11 +15,11 @@ from authz.records import (
     REASON_CODES,
     RecordValidator,
 )
-from authz.sample_data import generate_enterprises, generate_records
-from gateway.batch_bytes import canonical_batch_bytes, canonical_bytes, parse_record
+from gateway.store.batch_bytes import canonical_batch_bytes, canonical_bytes, parse_record
 from node_agent.push import _to_pb
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.signing import canonical_json
+from xinlian_samples.generator import generate_enterprises, generate_records
 
 CATALOG = Catalog.default()
 V = RecordValidator(CATALOG)

@@ -12,11 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select, text
 
 from authz.catalog import Catalog
-from gateway.committer import LedgerTx, commit_now
-from gateway.edge.caller import Caller
-from gateway.pki import create_ca, make_csr, new_private_key
-from gateway.registry import Application, Registry, get_node
+from gateway.core.caller import Caller
+from gateway.flows.registry import Application, Registry, get_node
 from gateway.store import migrate, schema
+from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
 from xinlian.clock import FakeClock
 from xinlian.errors import (
@@ -25,6 +24,7 @@ from xinlian.errors import (
     SchemaMismatch,
     Unauthenticated,
 )
+from xinlian.pki import create_ca, make_csr, new_private_key
 
 ADMIN = Caller("admin", "admin", "350000", "f" * 64, "1")
 

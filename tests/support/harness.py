@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.config import GatewayConfig
-from gateway.home import init_home
-from gateway.runtime import Runtime, build_runtime
-from gateway.server import RunningGateway, start
+from gateway.flows.runtime import Runtime, build_runtime
+from gateway.host.config import GatewayConfig
+from gateway.host.home import init_home
+from gateway.host.server import RunningGateway, start
 from node_agent import enroll as enrollment
-from node_agent.identity import Identity
 from xinlian.clock import Clock
+from xinlian.identity import Identity
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
 

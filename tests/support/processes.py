@@ -15,11 +15,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.config import GatewayConfig
-from gateway.home import init_home
+from gateway.host.config import GatewayConfig
+from gateway.host.home import init_home
 from node_agent import enroll as enrollment
-from node_agent.identity import Identity
 from support.postgres import free_port
+from xinlian.identity import Identity
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
 
 START_TIMEOUT_S = 60.0
@@ -73,7 +73,7 @@ class GatewayProcess:
                 [
                     sys.executable,
                     "-m",
-                    "xinlian.cli",
+                    "xinlian_cli.main",
                     "gateway",
                     "serve",
                     "--home",

@@ -1,0 +1,1 @@
+"""What runs on the gateway host: home, config, serve, backup and the operator commands."""

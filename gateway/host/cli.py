@@ -1,0 +1,297 @@
+"""``xinlian gateway …``: commands run on the gateway host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from authz.catalog import Catalog
+from gateway.host.config import GatewayConfig
+from gateway.store import migrate as migrations
+from gateway.store.db import Store
+from xinlian.exit_codes import CommandExit, ExitCode
+
+HOME_OPTION = click.option(
+    "--home", type=click.Path(path_type=Path), required=True, help="Gateway home directory."
+)
+DB_ENV = "XINLIAN_DB_URL"
+MAX_WORKERS = 64
+WORKER_POLL_S = 0.2
+WORKER_STOP_TIMEOUT_S = 15.0
+_WORKER_EXITS = (ExitCode.USAGE, ExitCode.UNREACHABLE, ExitCode.DENIED, ExitCode.FAILED)
+
+
+def load_config(home: Path, **overrides: object) -> GatewayConfig:
+    """Read the config once; XINLIAN_DB_URL overrides the stored database URL (so a
+    PostgreSQL password need not sit in config.json)."""
+    db_url = os.environ.get(DB_ENV)
+    return GatewayConfig.load(home.resolve(), db_url=db_url, **overrides)
+
+
+@click.group("gateway")
+def gateway_group() -> None:
+    """Initialize, migrate and run a gateway."""
+
+
+@gateway_group.command("init")
+@HOME_OPTION
+@click.option("--db", "db_url", help="Database URL (default: SQLite file in HOME).")
+@click.option(
+    "--origin",
+    default="xinlian.example/gateway",
+    show_default=True,
+    help="Ledger origin line (checkpoint name).",
+)
+@click.option("--listen", help="mTLS address to record in the config.")
+@click.option("--enroll-listen", help="Enrollment address to record in the config.")
+@click.option("--host", "hosts", multiple=True, help="Server certificate name (repeatable).")
+@click.option("--region", default="350000", show_default=True, help="Gateway region code.")
+def init_cmd(
+    home: Path,
+    db_url: str | None,
+    origin: str,
+    listen: str | None,
+    enroll_listen: str | None,
+    hosts: tuple[str, ...],
+    region: str,
+) -> None:
+    """Create the CA, server certificate, ledger key, config, store and first admin."""
+    from gateway.host.home import init_home
+
+    config = init_home(
+        home,
+        db_url=db_url or os.environ.get(DB_ENV),
+        origin=origin,
+        listen=listen,
+        enroll_listen=enroll_listen,
+        hosts=hosts or ("localhost", "127.0.0.1"),
+        region=region,
+    )
+    click.echo(f"gateway home ready: {config.home}")
+    click.echo(f"  database:      {config.redacted()['db_url']}")
+    click.echo(f"  CA:            {config.ca_cert}")
+    click.echo(f"  verifier key:  {config.ledger_verifier_key}")
+    click.echo(f"  administrator: {config.admin_identity} (identity for `xinlian admin`)")
+
+
+@gateway_group.command("migrate")
+@HOME_OPTION
+def migrate_cmd(home: Path) -> None:
+    """Upgrade the database schema to this gateway's revision."""
+    config = load_config(home)
+    store = Store(config.db_url)
+    try:
+        before = migrations.current_revision(store.engine)
+        migrations.upgrade(store.engine)
+        after = migrations.current_revision(store.engine)
+    finally:
+        store.close()
+    click.echo(f"schema revision: {before or 'none'} → {after}")
+
+
+@gateway_group.command("config")
+@HOME_OPTION
+def config_cmd(home: Path) -> None:
+    """Show the effective configuration (secrets redacted)."""
+    click.echo(json.dumps(load_config(home).redacted(), indent=2, ensure_ascii=False))
+
+
+@gateway_group.command("serve")
+@HOME_OPTION
+@click.option("--listen", help="mTLS address HOST:PORT (default from config).")
+@click.option("--enroll-listen", help="Enrollment address HOST:PORT (default from config).")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Gateway processes sharing the listen ports (SO_REUSEPORT) and the store.",
+)
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Worker of a --workers pool.")
+def serve_cmd(
+    home: Path,
+    listen: str | None,
+    enroll_listen: str | None,
+    log_level: str,
+    workers: int,
+    reuse_port: bool,
+) -> None:
+    """Serve gRPC: TLS only, client certificates required on the main listener.
+
+    With --workers N, N processes serve the same ports: each is a full, stateless
+    gateway replica (its own caches, bounded by their TTLs, and its own group committer);
+    they share the store, whose ledger_head row sequences the one ledger. The kernel
+    spreads new connections over the processes; one client connection stays on one.
+    """
+    from gateway.flows.runtime import build_runtime
+    from gateway.host.server import serve_forever
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    config = load_config(home, listen=listen, enroll_listen=enroll_listen)
+    if workers > 1:
+        _serve_pool(home, config, log_level, workers)
+        return
+    runtime = build_runtime(config)
+    asyncio.run(serve_forever(runtime, config.listen, config.enroll_listen, reuse_port=reuse_port))
+
+
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the pool process dies, even by SIGKILL
+    (Linux; elsewhere the pool's own shutdown stops the workers)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int) -> None:
+    """Run ``workers`` worker processes on the same ports; stop them all on SIGINT or
+    SIGTERM, or as soon as one of them exits."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # (1) fixed ports only: with port 0 every worker would get a port of its own
+    for name, address in (("--listen", config.listen), ("--enroll-listen", config.enroll_listen)):
+        if address and address.rsplit(":", 1)[-1] == "0":
+            raise click.BadParameter(f"{address}: --workers needs a fixed port", param_hint=name)
+    # (2) start the workers, each a full gateway with SO_REUSEPORT
+    command = [sys.executable, "-m", "xinlian_cli.main", "gateway", "serve", "--home", str(home)]
+    command += ["--listen", config.listen, "--log-level", log_level, "--reuse-port"]
+    if config.enroll_listen:
+        command += ["--enroll-listen", config.enroll_listen]
+    procs = [subprocess.Popen(command, preexec_fn=_die_with_parent) for _ in range(workers)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # (3) supervise: the pool lives while every worker lives
+    died: subprocess.Popen[bytes] | None = None
+    while not stopping:
+        exited = [p for p in procs if p.poll() is not None]
+        if exited:
+            died = exited[0]
+            break
+        time.sleep(WORKER_POLL_S)
+    # (4) stop the others, gracefully first
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT_S
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if died is not None:
+        status = died.returncode
+        # a worker's own status says why it ended when it is one of these; any other
+        # end (a signal, a crash, even a clean exit nobody asked for) is a failure
+        code = ExitCode(status) if status in _WORKER_EXITS else ExitCode.FAILED
+        raise CommandExit(
+            code, f"error: gateway worker {died.pid} exited with status {status}; pool stopped"
+        )
+
+
+@gateway_group.command("backup")
+@HOME_OPTION
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New file for the copy (never overwritten).",
+)
+def backup_cmd(home: Path, out: Path) -> None:
+    """Copy the SQLite store while the gateway serves (consistent, checked, fsynced).
+
+    PostgreSQL stores are backed up with pg_basebackup or pg_dump instead; the keys in
+    HOME are not in the database: back them up separately."""
+    from sqlalchemy.engine import make_url
+
+    from gateway.host.backup import backup_sqlite
+    from gateway.store.db import is_sqlite
+    from xinlian.errors import FailedPrecondition
+
+    config = load_config(home)
+    if not is_sqlite(config.db_url):
+        raise FailedPrecondition(
+            "the store is PostgreSQL: back it up with pg_basebackup (with WAL archiving) "
+            "or pg_dump; see docs/operations.md",
+            reason="NOT_SQLITE",
+        )
+    database = make_url(config.db_url).database
+    if not database or database == ":memory:":
+        raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
+    result = backup_sqlite(Path(database), out)
+    click.echo(
+        f"backup written: {result.path} ({result.bytes} bytes, ledger size {result.ledger_size})"
+    )
+
+
+@gateway_group.command("stats")
+@HOME_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stats_cmd(home: Path, as_json: bool) -> None:
+    """Operator view: stored records per category, ledger size, nodes per state."""
+    from sqlalchemy import func, select
+
+    from gateway.store import schema
+    from gateway.store.records import category_counts
+
+    config = load_config(home)
+    store = Store(config.db_url)
+    try:
+        store.check_schema()
+
+        def read(conn):  # type: ignore[no-untyped-def]
+            nodes = dict(
+                conn.execute(
+                    select(schema.nodes.c.state, func.count()).group_by(schema.nodes.c.state)
+                ).all()
+            )
+            size = conn.execute(select(schema.ledger_head.c.size)).scalar_one()
+            return category_counts(conn), int(size), {str(k): int(v) for k, v in nodes.items()}
+
+        counts, ledger_size, nodes = store.read(read)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps({"records": counts, "ledger_size": ledger_size, "nodes": nodes}, indent=2)
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    catalog = Catalog.default()
+    table = Table(title="records per category (latest versions)")
+    for column in ("category", "名称", "public", "records"):
+        table.add_column(column)
+    for category, count in counts.items():
+        spec = catalog.get(category)
+        table.add_row(
+            category,
+            spec.name_zh if spec else "?",
+            "yes" if spec and spec.public else "no",
+            str(count),
+        )
+    console = Console(markup=False)  # data is shown as is, never as markup
+    console.print(table)
+    console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")

@@ -1,0 +1,160 @@
+"""Assemble and run the gateway's gRPC server.
+
+Two listeners on one server: the main listener requires a client certificate from the
+gateway CA (mTLS); the enrollment listener is server-authenticated TLS only and exists
+for the bootstrap calls Apply and Enroll (every other call on it is refused, since it has
+no client identity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+from grpc import aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from gateway.edge.chain import ChainInterceptor
+from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
+from gateway.flows.runtime import Runtime
+from gateway.host.reflection import enable_reflection
+from gateway.services.audit_service import AuditServicer
+from gateway.services.authorization_service import AuthorizationServicer
+from gateway.services.catalog_service import CatalogServicer
+from gateway.services.exchange_service import ExchangeServicer
+from gateway.services.registry_service import RegistryServicer
+from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
+from xinlian.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    authorization_pb2,
+    authorization_pb2_grpc,
+    catalog_pb2,
+    catalog_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    registry_pb2,
+    registry_pb2_grpc,
+)
+
+# The committer thread holds the database write lock (SQLite: the one writer) while it
+# runs a group; between its statements it needs the GIL back, which the event loop,
+# busy parsing the next batches, hands over only every switch interval (5 ms by
+# default). A shorter interval keeps the lock held for the work, not for the wait: on a
+# push load the lock was held 17.7 instead of 22.6 ms per 1 000-record batch (one
+# process), 15.6 instead of 19.6 ms (two). See docs/benchmarks.md.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+log = logging.getLogger("xinlian.gateway")
+
+SERVICE_NAMES = (
+    registry_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    catalog_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name,
+    exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name,
+    authorization_pb2.DESCRIPTOR.services_by_name["AuthorizationService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+GRACE_PERIOD_S = 5.0
+
+
+@dataclass
+class RunningGateway:
+    server: aio.Server
+    runtime: Runtime
+    port: int
+    enroll_port: int
+    health: health.aio.HealthServicer
+    background: list[asyncio.Task[None]]
+
+    async def stop(self, grace: float | None = GRACE_PERIOD_S) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
+        if self.runtime.denials is not None:  # its pending summaries, while the ledger runs
+            await self.runtime.denials.close()
+        await self.runtime.committer.stop()
+        await sign_at_shutdown(self.runtime)  # no entry is left without a checkpoint
+        self.runtime.store.close()
+
+
+def server_credentials(rt: Runtime, *, require_client_auth: bool) -> grpc.ServerCredentials:
+    config = rt.config
+    return grpc.ssl_server_credentials(
+        [(config.server_key.read_bytes(), config.server_cert.read_bytes())],
+        root_certificates=config.ca_cert.read_bytes() if require_client_auth else None,
+        require_client_auth=require_client_auth,
+    )
+
+
+def add_services(server: aio.Server, rt: Runtime) -> None:
+    registry_pb2_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(rt), server)
+    catalog_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(rt), server)
+    exchange_pb2_grpc.add_ExchangeServiceServicer_to_server(ExchangeServicer(rt), server)
+    authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
+        AuthorizationServicer(rt), server
+    )
+    audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
+
+
+async def start(
+    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+) -> RunningGateway:
+    """Start serving; ports ending in ``:0`` are chosen by the OS (tests). With
+    ``reuse_port`` several worker processes listen on the same ports (SO_REUSEPORT; the
+    kernel spreads new connections over them)."""
+    # a SIGKILL may have left entries that no checkpoint covers: sign them before serving
+    await sign_now(rt)
+    server = aio.server(
+        interceptors=[ChainInterceptor(rt.gate)],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_concurrent_streams", MAX_CONCURRENT_STREAMS),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
+        ],
+    )
+    add_services(server, rt)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)  # v1 and v1alpha
+    port = server.add_secure_port(listen, server_credentials(rt, require_client_auth=True))
+    enroll_port = 0
+    if enroll_listen:
+        enroll_port = server.add_secure_port(
+            enroll_listen, server_credentials(rt, require_client_auth=False)
+        )
+    rt.committer.start()
+    await server.start()
+    background = [asyncio.get_running_loop().create_task(run_checkpointer(rt), name="checkpointer")]
+    for name in (*SERVICE_NAMES, ""):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return RunningGateway(server, rt, port, enroll_port, health_servicer, background)
+
+
+async def serve_forever(
+    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+) -> None:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    running = await start(rt, listen, enroll_listen, reuse_port=reuse_port)
+    log.info(
+        "gateway serving mTLS on port %d, enrollment on port %d", running.port, running.enroll_port
+    )
+    print(
+        f"serving mTLS on {listen} (port {running.port}); enrollment on {enroll_listen}", flush=True
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await running.stop()
+
+
+__all__: Sequence[str] = ["RunningGateway", "serve_forever", "start"]

@@ -1,0 +1,1 @@
+"""Synthetic enterprises and records for the demo, tests and benchmarks."""
