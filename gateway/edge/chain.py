@@ -21,6 +21,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -209,6 +210,21 @@ async def _drain(result: Any) -> AsyncIterator[Any]:
         await result
 
 
+@asynccontextmanager
+async def _around(steps: _Steps, context: aio.ServicerContext) -> AsyncIterator[str]:
+    """The steps around one call: (1)-(3) before it, (4) after it, (5) if it fails."""
+    request_id, started = secrets.token_hex(8), time.perf_counter()
+    try:
+        await steps.before(context, request_id)
+        yield request_id
+    except Exception as exc:
+        if _is_abort(exc):
+            raise
+        await steps.fail(context, exc, request_id, started)
+        raise
+    steps.observe(request_id, started, grpc.StatusCode.OK)
+
+
 def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandler:
     # gRPC passes the request bytes through; they are decoded after ``steps.before``
     # (gateway.edge.decode), so a malformed request gets a status with reason and id
@@ -217,78 +233,31 @@ def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandle
         "request_deserializer": None,
         "response_serializer": handler.response_serializer,
     }
-    if handler.unary_unary is not None:
-        inner_uu = handler.unary_unary
+    inner = (
+        handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    )
 
-        async def unary_unary(request: Any, context: aio.ServicerContext) -> Any:
-            request_id, started = secrets.token_hex(8), time.perf_counter()
-            try:
-                await steps.before(context, request_id)
-                response = await inner_uu(decode(request), context)
-            except Exception as exc:
-                if _is_abort(exc):
-                    raise
-                await steps.fail(context, exc, request_id, started)
-                raise
-            steps.observe(request_id, started, grpc.StatusCode.OK)
-            return response
+    def adapt(request: Any) -> Any:
+        return decode_stream(request, decode) if handler.request_streaming else decode(request)
 
-        return grpc.unary_unary_rpc_method_handler(unary_unary, **kwargs)
+    if handler.response_streaming:
 
-    if handler.unary_stream is not None:
-        inner_us = handler.unary_stream
-
-        async def unary_stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-            request_id, started = secrets.token_hex(8), time.perf_counter()
-            try:
-                await steps.before(context, request_id)
-                async for item in _drain(inner_us(decode(request), context)):
+        async def streaming(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
+            async with _around(steps, context):
+                async for item in _drain(inner(adapt(request), context)):
                     yield item
-            except Exception as exc:
-                if _is_abort(exc):
-                    raise
-                await steps.fail(context, exc, request_id, started)
-                raise
-            steps.observe(request_id, started, grpc.StatusCode.OK)
 
-        return grpc.unary_stream_rpc_method_handler(unary_stream, **kwargs)
+        if handler.request_streaming:
+            return grpc.stream_stream_rpc_method_handler(streaming, **kwargs)
+        return grpc.unary_stream_rpc_method_handler(streaming, **kwargs)
 
-    if handler.stream_stream is not None:
-        inner_ss = handler.stream_stream
+    async def single(request: Any, context: aio.ServicerContext) -> Any:
+        async with _around(steps, context):
+            return await inner(adapt(request), context)
 
-        async def stream_stream(
-            requests: AsyncIterator[Any], context: aio.ServicerContext
-        ) -> AsyncIterator[Any]:
-            request_id, started = secrets.token_hex(8), time.perf_counter()
-            try:
-                await steps.before(context, request_id)
-                async for item in _drain(inner_ss(decode_stream(requests, decode), context)):
-                    yield item
-            except Exception as exc:
-                if _is_abort(exc):
-                    raise
-                await steps.fail(context, exc, request_id, started)
-                raise
-            steps.observe(request_id, started, grpc.StatusCode.OK)
-
-        return grpc.stream_stream_rpc_method_handler(stream_stream, **kwargs)
-
-    inner_su = handler.stream_unary
-
-    async def stream_unary(requests: AsyncIterator[Any], context: aio.ServicerContext) -> Any:
-        request_id, started = secrets.token_hex(8), time.perf_counter()
-        try:
-            await steps.before(context, request_id)
-            response = await inner_su(decode_stream(requests, decode), context)
-        except Exception as exc:
-            if _is_abort(exc):
-                raise
-            await steps.fail(context, exc, request_id, started)
-            raise
-        steps.observe(request_id, started, grpc.StatusCode.OK)
-        return response
-
-    return grpc.stream_unary_rpc_method_handler(stream_unary, **kwargs)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(single, **kwargs)
+    return grpc.unary_unary_rpc_method_handler(single, **kwargs)
 
 
 __all__ = ["ChainInterceptor", "Unauthenticated"]

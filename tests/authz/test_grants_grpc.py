@@ -36,7 +36,7 @@ def _actions(gw: Gateway) -> list[tuple[str, str | None]]:
             )
         ).all()
     )
-    refusals = ("access.denied", "statement.refused")  # tests/integration/test_refusals_audited.py
+    refusals = ("access.denied", "statement.refused")  # tests/authz/test_refusals_audited.py
     return [
         (r.action, r.subject)
         for r in rows

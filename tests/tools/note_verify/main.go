@@ -3,7 +3,7 @@
 // Usage: note_verify <verifier key> < note
 //
 // Prints "OK" and the note text on success; prints the error and exits 1 otherwise.
-// Used by tests/unit/test_checkpoint_go.py to show that Go tooling accepts the
+// Used by tests/ledger/test_checkpoint_go.py to show that Go tooling accepts the
 // checkpoints XinLian signs.
 package main
 
