@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from authz.catalog import Purpose
-from gateway.services.convert import PURPOSE_FROM_WIRE
+from node_agent.cli import identity_options
 from node_agent.enterprise import (
     DEFAULT_GRANT_DAYS,
     AuthzClient,
@@ -40,16 +40,11 @@ from node_agent.enterprise import (
 from node_agent.query import QueryClient, response_json, response_tables
 from xinlian.identity import Identity
 from xinlian.v1 import authorization_pb2 as apb
+from xinlian.wire import PURPOSE_FROM_WIRE
 
 console = Console(markup=False)  # data is shown as is, never as markup
 
-IDENTITY = click.option(
-    "--identity",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    required=True,
-    help="The node's identity directory (from `xinlian node enroll`).",
-)
-GATEWAY = click.option("--gateway", help="Override the gateway address HOST:PORT.")
+IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
 KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
 PURPOSES = click.Choice([p.value for p in Purpose])
 
@@ -81,7 +76,6 @@ def keygen_cmd(out: Path) -> None:
 
 @enterprise_group.command("register")
 @IDENTITY
-@GATEWAY
 @click.option("--credit-code", required=True, help="统一社会信用代码 (18 characters).")
 @click.option("--name", required=True, help="The enterprise's registered name.")
 @click.option("--public-key", type=KEY_FILE, required=True, help="The enterprise's PUB.pem.")
@@ -111,7 +105,6 @@ def register_cmd(
 
 @enterprise_group.command("rotate")
 @IDENTITY
-@GATEWAY
 @click.option("--credit-code", required=True)
 @click.option("--enterprise-key", type=KEY_FILE, required=True, help="The CURRENT private key.")
 @click.option("--new-public-key", type=KEY_FILE, required=True, help="The new PUB.pem.")
@@ -140,7 +133,6 @@ def grant_group() -> None:
 
 @grant_group.command("create")
 @IDENTITY
-@GATEWAY
 @click.option("--enterprise-key", type=KEY_FILE, required=True, help="The enterprise's KEY.pem.")
 @click.option("--credit-code", required=True)
 @click.option("--grantee", required=True, help="Node id of the grantee (e.g. a bank).")
@@ -190,7 +182,6 @@ def grant_create_cmd(
 
 @grant_group.command("revoke")
 @IDENTITY
-@GATEWAY
 @click.option("--grant-id", required=True)
 @click.option("--enterprise-key", type=KEY_FILE, default=None, help="Revoke as the enterprise.")
 @click.option("--credit-code", default="", help="The grant's enterprise (looked up if omitted).")
@@ -219,7 +210,6 @@ def grant_revoke_cmd(
 
 @grant_group.command("list")
 @IDENTITY
-@GATEWAY
 @click.option("--credit-code", default="")
 @click.option("--active-only", is_flag=True, help="Hide revoked, expired and used-up grants.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -274,8 +264,7 @@ def grant_list_cmd(
 
 
 def _purpose_name(value: int) -> str:
-    purpose = PURPOSE_FROM_WIRE.get(value)
-    return purpose.value if purpose is not None else "unspecified"
+    return PURPOSE_FROM_WIRE.get(value, "unspecified")
 
 
 # -- query -----------------------------------------------------------------------------
@@ -283,7 +272,6 @@ def _purpose_name(value: int) -> str:
 
 @click.command("query")
 @IDENTITY
-@GATEWAY
 @click.option("--enterprise", "credit_code", required=True, help="统一社会信用代码.")
 @click.option("--purpose", type=PURPOSES, required=True)
 @click.option("--category", "categories", multiple=True, help="Category id (repeat; none = all).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -11,16 +13,33 @@ from rich.table import Table
 from node_agent import enroll as enrollment
 from xinlian.identity import Identity
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
+from xinlian.wire import KIND_TO_WIRE
 
 console = Console(markup=False)  # data is shown as is, never as markup
 
-IDENTITY_OPTION = click.option(
-    "--identity",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    required=True,
-    help="Identity directory (from `xinlian node enroll`; for admins, GATEWAY_HOME/admin).",
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def identity_options(identity_help: str) -> Callable[[F], F]:
+    """``--identity DIR`` (described by ``identity_help``) and ``--gateway HOST:PORT``: whom a
+    command calls as, and where."""
+    identity = click.option(
+        "--identity",
+        type=click.Path(path_type=Path, exists=True, file_okay=False),
+        required=True,
+        help=identity_help,
+    )
+    gateway = click.option("--gateway", help="Override the gateway address HOST:PORT.")
+
+    def decorate(fn: F) -> F:
+        return identity(gateway(fn))
+
+    return decorate
+
+
+IDENTITY_OPTIONS = identity_options(
+    "Identity directory (from `xinlian node enroll`; for admins, GATEWAY_HOME/admin)."
 )
-GATEWAY_OPTION = click.option("--gateway", help="Override the gateway address HOST:PORT.")
 
 
 def _state(value: int) -> str:
@@ -62,7 +81,7 @@ def node_group() -> None:
     help="The gateway CA certificate (PEM), obtained out of band.",
 )
 @click.option("--name", required=True)
-@click.option("--kind", type=click.Choice(sorted(enrollment.KINDS)), required=True)
+@click.option("--kind", type=click.Choice(sorted(KIND_TO_WIRE)), required=True)
 @click.option("--region", required=True, help="6-digit GB/T 2260 division code.")
 @click.option("--category", "categories", multiple=True, help="Departments: category (repeat).")
 @click.option("--contact", default="")
@@ -113,8 +132,7 @@ def enroll_cmd(gateway: str, token: str, ca: Path, out: Path) -> None:
 
 
 @node_group.command("renew")
-@IDENTITY_OPTION
-@GATEWAY_OPTION
+@IDENTITY_OPTIONS
 def renew_cmd(identity: Path, gateway: str | None) -> None:
     """Renew this node's certificate (new key, same identity)."""
     not_after = enrollment.renew(Identity.load(identity, gateway=gateway))
@@ -122,8 +140,7 @@ def renew_cmd(identity: Path, gateway: str | None) -> None:
 
 
 @node_group.command("whoami")
-@IDENTITY_OPTION
-@GATEWAY_OPTION
+@IDENTITY_OPTIONS
 def whoami_cmd(identity: Path, gateway: str | None) -> None:
     """Show this node's registry entry."""
     ident = Identity.load(identity, gateway=gateway)
@@ -148,8 +165,7 @@ def _admin_stub(
 
 
 @admin_group.command("list")
-@IDENTITY_OPTION
-@GATEWAY_OPTION
+@IDENTITY_OPTIONS
 @click.option("--state", type=click.Choice(["applied", "admitted", "suspended", "exited"]))
 def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
     """List nodes (applications with --state applied)."""
@@ -173,8 +189,7 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
 
 
 @admin_group.command("admit")
-@IDENTITY_OPTION
-@GATEWAY_OPTION
+@IDENTITY_OPTIONS
 @click.argument("node_id")
 @click.option("--security", "security", required=True, help="Security assessment result.")
 @click.option(
@@ -202,8 +217,7 @@ def admit_cmd(
 
 def _state_command(name: str, rpc: str, request_type: type, help_text: str) -> None:
     @admin_group.command(name, help=help_text)
-    @IDENTITY_OPTION
-    @GATEWAY_OPTION
+    @IDENTITY_OPTIONS
     @click.argument("node_id")
     @click.option("--reason", required=True)
     def command(identity: Path, gateway: str | None, node_id: str, reason: str) -> None:

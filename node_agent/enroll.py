@@ -11,16 +11,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xinlian.identity import CHANNEL_OPTIONS, Identity, NodeIdentityFiles
-from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
-
-KINDS = {
-    "city_platform": common_pb2.NODE_KIND_CITY_PLATFORM,
-    "department": common_pb2.NODE_KIND_DEPARTMENT,
-    "institution": common_pb2.NODE_KIND_INSTITUTION,
-    "officer": common_pb2.NODE_KIND_OFFICER,
-    "admin": common_pb2.NODE_KIND_ADMIN,
-    "gateway": common_pb2.NODE_KIND_GATEWAY,
-}
+from xinlian.v1 import registry_pb2, registry_pb2_grpc
+from xinlian.wire import KIND_FROM_WIRE, KIND_TO_WIRE
 
 
 def _bootstrap_stub(
@@ -48,7 +40,7 @@ def apply(
         response: registry_pb2.ApplyResponse = stub.Apply(
             registry_pb2.ApplyRequest(
                 name=name,
-                kind=KINDS[kind],
+                kind=KIND_TO_WIRE[kind],
                 region=region,
                 categories=categories or [],
                 contact=contact,
@@ -104,12 +96,11 @@ def enroll(gateway: str, token: str, ca_pem: bytes, out: Path, server_name: str 
     _write_secret(files.key, key_pem)
     files.cert.write_text(response.certificate_pem)
     files.ca.write_text(response.ca_certificate_pem)
-    kind = {v: k for k, v in KINDS.items()}[response.node.kind]
     files.meta.write_text(
         json.dumps(
             {
                 "node_id": response.node.node_id,
-                "kind": kind,
+                "kind": KIND_FROM_WIRE[response.node.kind],
                 "region": response.node.region,
                 "gateway": response.gateway_address,
                 "server_name": server_name,

@@ -25,15 +25,13 @@ from authz.grants import (
     Grant,
     Revocation,
 )
-from gateway.services.authorization_service import grant_to_wire
-from gateway.services.convert import ts
-from xinlian.identity import Identity
+from node_agent.client import RPC_TIMEOUT_S, ServiceClient
 from xinlian.pki import write_public, write_secret
 from xinlian.signing import SignerKey, load_public_key, sign
 from xinlian.v1 import authorization_pb2 as pb
 from xinlian.v1 import authorization_pb2_grpc
+from xinlian.wire import grant_to_wire, ts
 
-RPC_TIMEOUT_S = 30.0
 DEFAULT_GRANT_DAYS = 365
 
 
@@ -145,22 +143,10 @@ def sign_rotation(
 # -- calls by a city platform (or an administrator, for revocation and listing) ---------
 
 
-class AuthzClient:
+class AuthzClient(ServiceClient):
     """AuthorizationService over the node's mTLS channel."""
 
-    def __init__(self, identity: Identity) -> None:
-        self.identity = identity
-        self.channel = identity.channel()
-        self.stub = authorization_pb2_grpc.AuthorizationServiceStub(self.channel)
-
-    def close(self) -> None:
-        self.channel.close()
-
-    def __enter__(self) -> AuthzClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    STUB = authorization_pb2_grpc.AuthorizationServiceStub
 
     def register(
         self,

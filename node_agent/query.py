@@ -10,13 +10,12 @@ from rich.table import Table
 
 from authz.catalog import Purpose
 from authz.enterprise_statements import SelfQuery
-from gateway.services.convert import PURPOSE_TO_WIRE, ts
-from xinlian.identity import Identity
+from node_agent.client import RPC_TIMEOUT_S, ServiceClient
 from xinlian.signing import SignerKey, sign
 from xinlian.v1 import exchange_pb2 as pb
 from xinlian.v1 import exchange_pb2_grpc
+from xinlian.wire import purpose_to_wire, ts
 
-RPC_TIMEOUT_S = 30.0
 NONCE_BYTES = 16
 
 
@@ -47,7 +46,7 @@ def query_request(
 ) -> pb.QueryRequest:
     request = pb.QueryRequest(
         credit_code=credit_code,
-        purpose=PURPOSE_TO_WIRE[purpose],
+        purpose=purpose_to_wire(purpose),
         categories=list(categories),
         trace_id=trace_id,
     )
@@ -56,22 +55,10 @@ def query_request(
     return request
 
 
-class QueryClient:
+class QueryClient(ServiceClient):
     """ExchangeService queries over the node's mTLS channel."""
 
-    def __init__(self, identity: Identity) -> None:
-        self.identity = identity
-        self.channel = identity.channel()
-        self.stub = exchange_pb2_grpc.ExchangeServiceStub(self.channel)
-
-    def close(self) -> None:
-        self.channel.close()
-
-    def __enter__(self) -> QueryClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    STUB = exchange_pb2_grpc.ExchangeServiceStub
 
     def query(
         self,
@@ -101,7 +88,7 @@ class QueryClient:
         response = self.stub.QueryBatch(
             pb.QueryBatchRequest(
                 credit_codes=list(credit_codes),
-                purpose=PURPOSE_TO_WIRE[purpose],
+                purpose=purpose_to_wire(purpose),
                 categories=list(categories),
             ),
             timeout=RPC_TIMEOUT_S,
@@ -117,7 +104,7 @@ class QueryClient:
         def requests() -> Iterator[pb.QueryStreamRequest]:
             for code in credit_codes:
                 yield pb.QueryStreamRequest(
-                    credit_code=code, purpose=PURPOSE_TO_WIRE[purpose], categories=list(categories)
+                    credit_code=code, purpose=purpose_to_wire(purpose), categories=list(categories)
                 )
 
         for item in self.stub.QueryStream(requests(), timeout=RPC_TIMEOUT_S * 10):

@@ -17,13 +17,14 @@ import click
 import grpc
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from gateway.host.audit_cli import audit_group
 from gateway.host.cli import gateway_group
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.cli import admin_group, node_group
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
+from xinlian_cli.audit import audit_group
+from xinlian_cli.samples import sample_cmd
 
 TRACEBACK_ENV = "XINLIAN_TRACEBACK"
 """Set to 1 to print the traceback of an unexpected error (a bug) on stderr."""
@@ -38,6 +39,8 @@ def cli() -> None:
     unreachable, 4 denied, 5 records rejected, 6 other failure, 130 interrupted.
     """
 
+
+agent_group.add_command(sample_cmd)  # sample data is not the agent's, but lives in its group
 
 cli.add_command(gateway_group)
 cli.add_command(node_group)

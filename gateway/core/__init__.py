@@ -1,2 +1,2 @@
-"""Gateway core: the caller and the field validation that the flows, the edge and the services
-share. Imports no other gateway wing."""
+"""Gateway core: the caller, the field validation, a TTL cache and the gateway's own bounds,
+which the flows, the edge and the services share. Imports no other gateway wing."""

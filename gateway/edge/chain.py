@@ -29,16 +29,17 @@ from grpc import aio
 from opentelemetry import metrics
 
 from audit.entry import Action
-from gateway.core.caller import CURRENT_CALLER, CURRENT_PEER, CURRENT_REQUEST_ID, Caller, NodeGate
+from gateway.core.caller import CURRENT_CALLER, CURRENT_REQUEST_ID, Caller, Gate
 from gateway.edge.access import ACCESS, BOOTSTRAP
 from gateway.edge.decode import decode_stream, decoder
+from gateway.edge.gate import CURRENT_PEER
 from gateway.edge.status import (
     REQUEST_ID_METADATA_KEY,
     details,
     status_of,
     trailing_metadata,
 )
-from gateway.flows.denials import Denial, Refusal, mark, refusal_of
+from gateway.flows.denials import Denial, DenialRecorder, Refusal, mark, refusal_of
 from xinlian.errors import PermissionDenied, Unauthenticated, XinLianError
 
 log = logging.getLogger("xinlian.rpc")
@@ -51,8 +52,9 @@ MAX_WRAPPED_METHODS = 1024  # bounds the per-method cache (unknown methods never
 class ChainInterceptor(aio.ServerInterceptor):
     """Applies the steps of the module docstring around every method handler."""
 
-    def __init__(self, gate: NodeGate) -> None:
+    def __init__(self, gate: Gate, denials: DenialRecorder | None = None) -> None:
         self._gate = gate
+        self._denials = denials  # where refusals of known nodes are written (None: logged only)
         # method → (the service's handler, its wrapped handler): the steps are per
         # method, not per call, so each handler is wrapped once
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
@@ -69,15 +71,16 @@ class ChainInterceptor(aio.ServerInterceptor):
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        wrapped = _wrap(handler, _Steps(self._gate, method))
+        wrapped = _wrap(handler, _Steps(self._gate, self._denials, method))
         if len(self._wrapped) < MAX_WRAPPED_METHODS:
             self._wrapped[method] = (handler, wrapped)
         return wrapped
 
 
 class _Steps:
-    def __init__(self, gate: NodeGate, method: str) -> None:
+    def __init__(self, gate: Gate, denials: DenialRecorder | None, method: str) -> None:
         self.gate = gate
+        self.denials = denials
         self.method = method
         self.rule = ACCESS.get(method)
 
@@ -137,7 +140,7 @@ class _Steps:
         """A refusal of a known node (marked where it was decided) becomes a ledger
         entry before it is answered (gateway.flows.denials: flood control, fail closed)."""
         refusal = refusal_of(exc)
-        recorder = self.gate.denials
+        recorder = self.denials
         if refusal is None or recorder is None:
             return
         caller, peer = CURRENT_CALLER.get(), CURRENT_PEER.get()

@@ -17,8 +17,6 @@ import asyncio
 import logging
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from audit.checkpoint import Checkpoint, NoteSigner
 from gateway.flows.runtime import Runtime
@@ -63,12 +61,7 @@ def sign_checkpoint(
             "note": note,
             "created_at_us": to_us(clock.now()),
         }
-        dialect_insert = sqlite_insert if store.sqlite else pg_insert
-        conn.execute(
-            dialect_insert(schema.checkpoints)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["tree_size"])
-        )
+        store.dialect.insert_if_absent(conn, schema.checkpoints, values, ("tree_size",))
         return checkpoint_at(conn, int(size))
 
     return store.write(txn)

@@ -46,7 +46,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from audit.entry import Action
 from authz import credit_code as uscc
@@ -67,6 +66,7 @@ from gateway.core.caller import Caller
 from gateway.flows.denials import refuses_statement
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, Work
+from gateway.store.dialect import dialect_of
 from gateway.store.timeutil import from_us, to_us
 from xinlian import limits
 from xinlian.errors import AccessDenied, AlreadyExists, InvalidArgument, NotFound, clip
@@ -371,12 +371,18 @@ def rotate_key(
 
 
 def remember_nonce(
-    conn: Connection, credit_code: str, nonce: str, now: datetime, *, postgres: bool
+    conn: Connection,
+    credit_code: str,
+    nonce: str,
+    now: datetime,
+    *,
+    postgres: bool | None = None,
 ) -> None:
     """Record a self-query nonce in the caller's transaction; refuse one seen before.
 
     Expired nonces of the enterprise are deleted first (they can no longer be replayed:
-    the statement's freshness check refuses them).
+    the statement's freshness check refuses them). ``postgres`` is unused (the engine is
+    ``conn``'s), kept until its caller stops passing it.
     """
     us = to_us(now)
     conn.execute(
@@ -386,13 +392,8 @@ def remember_nonce(
             < us - int(SELF_QUERY_NONCE_TTL.total_seconds() * 1e6),
         )
     )
-    dialect_insert = postgresql.insert if postgres else sqlite.insert
-    result = conn.execute(
-        dialect_insert(schema.self_query_nonces)
-        .values(credit_code=credit_code, nonce=nonce, seen_at_us=us)
-        .on_conflict_do_nothing()
-    )
-    if result.rowcount != 1:
+    values = {"credit_code": credit_code, "nonce": nonce, "seen_at_us": us}
+    if not dialect_of(conn).insert_if_absent(conn, schema.self_query_nonces, values):
         raise AccessDenied(
             "this self-query statement was already used; sign a new one",
             reason=SELF_QUERY_REPLAY,

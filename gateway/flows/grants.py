@@ -34,11 +34,9 @@ increments it conditionally (``consume_use``).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -61,6 +59,7 @@ from authz.statements import (
     format_time,
 )
 from gateway.core.caller import Caller
+from gateway.core.ttl_cache import TtlCache
 from gateway.flows.denials import refuses_statement, refusing_statement
 from gateway.flows.enterprises import EnterpriseView, key_for_version, require_enterprise
 from gateway.store import schema
@@ -74,52 +73,14 @@ from xinlian.signing import load_public_key
 
 GRANT_CACHE_TTL_S = 0.5  # a revocation reaches every process within 1 s
 ENTERPRISE_CACHE_TTL_S = 0.5  # a freeze or an objection too
-MAX_CACHE_ENTRIES = 100_000
 MAX_GRANTS_PER_LOOKUP = 1000
 MAX_LISTED_GRANTS = limits.MAX_PAGE_SIZE
 
 GRANT_NOT_FOUND = "GRANT_NOT_FOUND"
 GRANTEE_NOT_CONSUMER = "GRANTEE_NOT_CONSUMER"
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
 
 # -- the per-process cache -------------------------------------------------------------
-
-
-class TtlCache(Generic[K, V]):
-    """A small dict with a per-entry age limit (monotonic clock) and a size bound."""
-
-    def __init__(self, ttl_s: float, max_entries: int = MAX_CACHE_ENTRIES) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._data: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K) -> V | None:
-        hit = self._data.get(key)
-        if hit is None:
-            return None
-        if time.monotonic() - hit[0] >= self.ttl_s:
-            del self._data[key]
-            return None
-        return hit[1]
-
-    def put(self, key: K, value: V, loaded_at: float) -> None:
-        """Store ``value`` read at ``loaded_at`` (taken BEFORE the read began)."""
-        if len(self._data) >= self.max_entries:
-            self._data.clear()
-        self._data[key] = (loaded_at, value)
-
-    def invalidate(self, key: K) -> None:
-        self._data.pop(key, None)
-
-    def invalidate_where(self, predicate: Any) -> None:
-        for key in [k for k in self._data if predicate(k)]:
-            del self._data[key]
-
-    def clear(self) -> None:
-        self._data.clear()
 
 
 class AuthzCaches:

@@ -45,27 +45,25 @@ At most ``MAX_INFLIGHT_BATCHES`` batches of a stream are between "read from the 
 and "answered": the reader stops reading (and gRPC flow control holds the agent back)
 until the oldest one is answered. Batches of a stream are committed and answered in the
 order they were sent.
+
+The stream itself (reading ``PushRequest`` messages, writing ``PushResponse`` messages) is
+``gateway.services.push_service``; this module takes each batch's fields as plain values
+(``WireBatch``) and answers with a ``BatchOutcome``. The SQL of step (5) is
+``gateway.store.batch_writes``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
-import itertools
-import json
 import re
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from grpc import aio
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection
 
 from audit.entry import Action, Entry, Outcome
 from authz.records import (
@@ -77,17 +75,18 @@ from authz.records import (
     RecordVerdict,
     check_event_time_us,
 )
-from gateway.core.caller import Caller, current_caller
+from gateway.core.caller import Caller
 from gateway.flows.registry import get_node
 from gateway.flows.runtime import Runtime, new_trace_id
-from gateway.store import batch_storage, schema
+from gateway.store import batch_storage, batch_writes
 from gateway.store.batch_bytes import (
     SIGNED_FIELD,
     DecodedRecord,
+    ParsedRecord,
     canonical_batch_bytes,
     decode_signed_content,
-    parse_record,
 )
+from gateway.store.batch_writes import Row
 from gateway.store.committer import LedgerTx
 from gateway.store.timeutil import from_us, to_us
 from xinlian import limits
@@ -99,7 +98,6 @@ from xinlian.errors import (
 )
 from xinlian.pki import fingerprint
 from xinlian.signing import VerifierKey, verify
-from xinlian.v1 import exchange_pb2 as pb
 
 MAX_BATCH_RECORDS = limits.MAX_BATCH_RECORDS
 MAX_INFLIGHT_BATCHES = limits.MAX_INFLIGHT_BATCHES_PER_STREAM
@@ -111,65 +109,25 @@ BATCH_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 OUTCOME_LETTER = {"accepted": "A", "duplicate": "D", "rejected": "R"}
 _OUTCOME_NAME = {letter: name for name, letter in OUTCOME_LETTER.items()}
-_PB_OUTCOME = {
-    "A": pb.RECORD_OUTCOME_ACCEPTED,
-    "D": pb.RECORD_OUTCOME_DUPLICATE,
-    "R": pb.RECORD_OUTCOME_REJECTED,
-}
-
-# the records columns written by a push, in the order of ``_insert_records`` rows
-_RECORD_COLUMNS = (
-    "batch_pk",
-    "source_node_id",
-    "record_id",
-    "version",
-    "credit_code",
-    "category",
-    "event_time_us",
-    "fields",
-    "received_at_us",
-)
-_COLUMN_LIST = ", ".join(_RECORD_COLUMNS)
-# SQLite: the rows of a batch in ONE statement, a multi-row VALUES with numbered
-# parameters: ?1..?4 the batch's own columns (batch_pk, source node, category, received
-# time), then five per row (record id, version, credit code, event time, fields JSON).
-# One sqlite3_step inserts them all with the GIL released, so the event loop keeps
-# preparing the next batches meanwhile; an ``executemany`` takes the GIL back after
-# every row and waits for it behind the busy event loop while the database write lock
-# is held. Earlier versions passed the rows as one JSON array read with ``json_each``:
-# the same single step, but SQLite parsed the JSON (one thread, 60 000 rows: 100–150k
-# rows/s that way, 160–170k with VALUES).
-_SQLITE_BATCH_PARAMS = 4
-_SQLITE_ROW_PARAMS = 5
 
 
-@functools.lru_cache(maxsize=64)
-def _sqlite_insert(rows: int) -> str:
-    """The INSERT of ``rows`` rows (cached: one SQL text, and SQLite's prepared
-    statement, per row count)."""
-    values = ",".join(
-        f"(?1,?2,?{k},?{k + 1},?{k + 2},?3,?{k + 3},?{k + 4},?4)"
-        for k in range(
-            _SQLITE_BATCH_PARAMS + 1,
-            _SQLITE_BATCH_PARAMS + 1 + _SQLITE_ROW_PARAMS * rows,
-            _SQLITE_ROW_PARAMS,
-        )
-    )
-    return (
-        f"INSERT INTO records ({_COLUMN_LIST}) VALUES {values} "
-        "ON CONFLICT (source_node_id, record_id, version) DO NOTHING"
-    )
+@dataclass(frozen=True, slots=True)
+class WireBatch:
+    """One batch's fields as read from the wire (``gateway.services.push_service``)."""
 
-
-_POSTGRES_COPY = f"COPY records ({_COLUMN_LIST}) FROM STDIN"
-
-# One valid record's row less the per-batch columns:
-# (record_id, version, credit_code, event_time_us, fields_json)
-_Row = tuple[str, int, str, int, str]
+    batch_id: str
+    category: str
+    signed_content: bytes  # the signed form: the canonical bytes as received (not copied)
+    signature: bytes
+    record_count: int  # the structured form: how many records ...
+    parse_records: Callable[[], list[ParsedRecord]]  # ... parsed only once step (1) passed
 
 
 @dataclass(frozen=True)
-class _Session:
+class Session:
+    """One stream's caller, the categories its department answers for, and the public
+    key of the certificate it presented."""
+
     caller: Caller
     categories: frozenset[str]
     key: VerifierKey
@@ -190,7 +148,7 @@ class PreparedBatch:
     trace_id: str
     keys: list[tuple[str, int]] = field(default_factory=list)  # (record id, version)
     verdicts: list[RecordVerdict] = field(default_factory=list)  # per record
-    rows: list[_Row] = field(default_factory=list)  # the valid records
+    rows: list[Row] = field(default_factory=list)  # the valid records
     positions: list[int] = field(default_factory=list)  # batch position of each row
     rows_flat: list[str | int] = field(default_factory=list)  # SQLite: ``rows``, flattened
     letters: str = ""  # the outcome letters if no valid record is stored already
@@ -202,10 +160,15 @@ class PreparedBatch:
 
 @dataclass(frozen=True)
 class BatchOutcome:
+    """The answer to one batch: per record (in batch order) its key, its verdict and
+    its outcome letter, and the ledger index of the batch's entry."""
+
     batch_id: str
     letters: str  # "A" accepted | "D" duplicate | "R" rejected, one per record
     ledger_index: int
     replay: bool  # the batch id was already stored: nothing was written
+    keys: Sequence[tuple[str, int]] = field(default=(), repr=False, compare=False)
+    verdicts: Sequence[RecordVerdict] = field(default=(), repr=False, compare=False)
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -219,60 +182,22 @@ class PushHandler:
         self.validator = RecordValidator(rt.catalog)
         self._keys: dict[str, VerifierKey] = {}
 
-    # -- the stream ---------------------------------------------------------------------
-    async def push(
-        self, requests: AsyncIterator[pb.PushRequest], context: aio.ServicerContext
-    ) -> AsyncIterator[pb.PushResponse]:
-        session = await self._session(current_caller(), context)
-        pending: asyncio.Queue[
-            tuple[PreparedBatch, asyncio.Task[BatchOutcome]] | BaseException | None
-        ]
-        pending = asyncio.Queue(maxsize=MAX_INFLIGHT_BATCHES - 1)
-
-        async def read() -> None:
-            try:
-                async for request in requests:
-                    prepared = await self._prepare(session, request.batch)
-                    task = asyncio.ensure_future(self.rt.commit(self._work(prepared)))
-                    await pending.put((prepared, task))
-                await pending.put(None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # handed to the writer, which raises it in order
-                await pending.put(exc)
-
-        reader = asyncio.ensure_future(read())
-        try:
-            while True:
-                item = await pending.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                prepared, task = item
-                # (6) answer only after the unit of work committed
-                outcome = await task
-                yield self._response(prepared, outcome)
-        finally:
-            reader.cancel()
-            while not pending.empty():
-                left = pending.get_nowait()
-                if isinstance(left, tuple):
-                    left[1].add_done_callback(_consume)
-
-    async def _session(self, caller: Caller, context: aio.ServicerContext) -> _Session:
+    # -- the stream's caller ------------------------------------------------------------
+    async def session(self, caller: Caller, certificates: Callable[[], Sequence[bytes]]) -> Session:
+        """The stream's session; ``certificates``: the PEM certificates the caller
+        presented, asked for only when its key is not cached."""
         node = await self.rt.read(lambda conn: get_node(conn, caller.node_id))
         if node is None:
             raise Unauthenticated("certificate does not match the registry", reason="UNKNOWN_NODE")
-        return _Session(caller, frozenset(node.categories), self._peer_key(caller, context))
+        return Session(caller, frozenset(node.categories), self._peer_key(caller, certificates))
 
-    def _peer_key(self, caller: Caller, context: aio.ServicerContext) -> VerifierKey:
+    def _peer_key(self, caller: Caller, certificates: Callable[[], Sequence[bytes]]) -> VerifierKey:
         """The public key of the certificate the caller presented (TLS verified it and the
         edge checked it against the registry); cached by fingerprint."""
         key = self._keys.get(caller.fingerprint)
         if key is not None:
             return key
-        values = list(context.auth_context().get("x509_pem_cert") or ())
+        values = certificates()
         if not values:
             raise Unauthenticated("no client certificate", reason="NO_CLIENT_CERTIFICATE")
         cert = x509.load_pem_x509_certificate(bytes(values[0]))
@@ -293,12 +218,12 @@ class PushHandler:
         return public
 
     # -- steps (1)–(4) ------------------------------------------------------------------
-    async def _prepare(self, session: _Session, batch: pb.Batch) -> PreparedBatch:
+    async def prepare(self, session: Session, batch: WireBatch) -> PreparedBatch:
         caller = session.caller
         node_id = caller.node_id
         # (1) limits
         signed = batch.signed_content
-        count = len(batch.records)
+        count = batch.record_count
         if signed and count:
             raise InvalidArgument.field(
                 "batch.records", f"{count} records and signed content", "one form, not both"
@@ -326,7 +251,7 @@ class PushHandler:
         if signed:
             canonical = bytes(signed)
         else:
-            parsed = [parse_record(r) for r in batch.records]
+            parsed = batch.parse_records()
             canonical = canonical_batch_bytes(node_id, batch_id, category, parsed)
             decoded = [
                 (p.credit_code, p.record_id, p.version, p.event_time_us, p.fields, p.fields_json)
@@ -365,20 +290,16 @@ class PushHandler:
             await self._deny(caller, batch_id, category, digest, "BAD_SIGNATURE", trace_id)
             raise
         # (4) records, each on its own
-        self._validate(prepared, decoded)
+        check_records(self.validator, prepared, decoded)
         prepared.earliest_event_us = min((record[3] for record in decoded), default=None)
         prepared.stored, prepared.stored_encoding = batch_storage.pack(canonical)
         if self.rt.store.sqlite and prepared.rows:
-            prepared.rows_flat = list(itertools.chain.from_iterable(prepared.rows))
+            prepared.rows_flat = batch_writes.flat_rows(prepared.rows)
         # (5, prepared here, outside the write lock) the outcome and entry if every valid
         # record is new
         prepared.letters = _letters(prepared, frozenset())
         prepared.entry = _batch_entry(prepared, prepared.letters, 0)
         return prepared
-
-    def _validate(self, batch: PreparedBatch, decoded: list[DecodedRecord]) -> None:
-        """Step (4): fills the batch's keys, verdicts, rows and positions."""
-        check_records(self.validator, batch, decoded)
 
     async def _deny(
         self, caller: Caller, batch_id: str, category: str, digest: str, reason: str, trace_id: str
@@ -395,6 +316,11 @@ class PushHandler:
         await self.rt.commit_entry(entry)
 
     # -- step (5): the unit of work -----------------------------------------------------
+    def commit(self, batch: PreparedBatch) -> asyncio.Future[BatchOutcome]:
+        """Step (5), started: the batch's unit of work handed to the group committer.
+        (6) the answer is the outcome, once that transaction committed."""
+        return asyncio.ensure_future(self.rt.commit(self._work(batch)))
+
     def _work(self, batch: PreparedBatch) -> Callable[[Connection, LedgerTx], BatchOutcome]:
         """The batch's writes, run by the committer while it holds the database write
         lock: as few statements and as little Python as possible. The ledger entry for
@@ -410,59 +336,25 @@ class PushHandler:
             # write nothing (the entry is taken back)
             mark = ledger.mark()
             index = ledger.append(entry)
-            batch_pk = _insert_batch(conn, batch, index)
+            batch_pk = batch_writes.insert_batch(conn, batch, index)
             if batch_pk is None:
                 ledger.undo(mark)
                 return _replay(conn, batch)
             # (5b) the valid records in one bulk write; those whose (source, record id,
             # version) is stored already are duplicates, left alone
-            duplicates = _insert_records(conn, batch, batch_pk) if batch.rows else set()
+            duplicates = batch_writes.insert_records(conn, batch, batch_pk) if batch.rows else set()
             if not duplicates:
-                return BatchOutcome(batch.batch_id, batch.letters, index, False)
+                return _outcome(batch, batch.letters, index)
             # (5c) some were duplicates: the entry and the batch row's counts say so
             letters = _letters(batch, duplicates)
             ledger.undo(mark)
             index = ledger.append(_batch_entry(batch, letters, len(duplicates)))
-            batches = schema.batches
-            conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_pk)
-                .values(
-                    accepted=len(batch.rows) - len(duplicates),
-                    duplicates=len(duplicates),
-                )
+            batch_writes.set_counts(
+                conn, batch_pk, len(batch.rows) - len(duplicates), len(duplicates)
             )
-            return BatchOutcome(batch.batch_id, letters, index, False)
+            return _outcome(batch, letters, index)
 
         return work
-
-    @staticmethod
-    def _response(batch: PreparedBatch, outcome: BatchOutcome) -> pb.PushResponse:
-        response = pb.PushResponse(batch_id=batch.batch_id, ledger_index=outcome.ledger_index)
-        add = response.results.add
-        accepted = duplicates = rejected = 0
-        for (record_id, version), verdict, letter in zip(
-            batch.keys, batch.verdicts, outcome.letters, strict=True
-        ):
-            if letter == "A":
-                accepted += 1
-                add(record_id=record_id, version=version, outcome=pb.RECORD_OUTCOME_ACCEPTED)
-            elif letter == "D":
-                duplicates += 1
-                add(record_id=record_id, version=version, outcome=pb.RECORD_OUTCOME_DUPLICATE)
-            else:
-                rejected += 1
-                add(
-                    record_id=record_id,
-                    version=version,
-                    outcome=pb.RECORD_OUTCOME_REJECTED,
-                    reason_code=verdict.reason_code,
-                    message=verdict.message,
-                )
-        response.accepted = accepted
-        response.duplicates = duplicates
-        response.rejected = rejected
-        return response
 
 
 def check_records(
@@ -541,190 +433,22 @@ def _batch_entry(batch: PreparedBatch, letters: str, duplicates: int) -> Entry:
     )
 
 
-_BATCH_COLUMNS = (
-    "node_id",
-    "batch_id",
-    "category",
-    "canonical",
-    "signature",
-    "signer_fingerprint",
-    "received_at_us",
-    "ledger_index",
-    "record_count",
-    "accepted",
-    "duplicates",
-    "rejected",
-    "earliest_event_us",
-    "canonical_encoding",
-)
-
-
-def _batch_insert(mark: str) -> str:
-    return (
-        f"INSERT INTO batches ({', '.join(_BATCH_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_BATCH_COLUMNS))}) "
-        "ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING id"
-    )
-
-
-_SQLITE_BATCH_INSERT = _batch_insert("?")
-_POSTGRES_BATCH_INSERT = _batch_insert("%s")
-
-
-def _insert_batch(conn: Connection, batch: PreparedBatch, ledger_index: int) -> int | None:
-    """The batch row (its canonical bytes, signature and signer: the provenance) with
-    the counts of the usual outcome, every valid record new; ``None`` if this node
-    stored a batch with this id already. One statement on the driver's cursor."""
-    postgres = conn.dialect.name == "postgresql"
-    accepted = len(batch.rows)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(
-            _POSTGRES_BATCH_INSERT if postgres else _SQLITE_BATCH_INSERT,
-            (
-                batch.node_id,
-                batch.batch_id,
-                batch.category,
-                batch.stored,
-                batch.signature,
-                batch.signer_fingerprint,
-                batch.received_at_us,
-                ledger_index,
-                len(batch.verdicts),
-                accepted,
-                0,
-                len(batch.verdicts) - accepted,
-                batch.earliest_event_us,
-                batch.stored_encoding,
-            ),
-        )
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    return None if row is None else int(row[0])
+def _outcome(batch: PreparedBatch, letters: str, index: int, replay: bool = False) -> BatchOutcome:
+    return BatchOutcome(batch.batch_id, letters, index, replay, batch.keys, batch.verdicts)
 
 
 def _replay(conn: Connection, batch: PreparedBatch) -> BatchOutcome:
     """The batch id was used before: the same bytes are answered from the stored batch
     (every valid record a duplicate); other bytes under that id are refused. Bytes that
     retention erased are compared by the SHA-256 their erasure kept."""
-    b, e = schema.batches.c, schema.batch_erasures.c
-    prior = conn.execute(
-        select(b.canonical, b.canonical_encoding, b.ledger_index, e.canonical_sha256)
-        .select_from(schema.batches.outerjoin(schema.batch_erasures, e.batch_pk == b.id))
-        .where(b.node_id == batch.node_id, b.batch_id == batch.batch_id)
-    ).one()
-    if prior.canonical is not None:
-        stored = batch_storage.unpack(bytes(prior.canonical), str(prior.canonical_encoding))
-        digest = hashlib.sha256(stored).hexdigest()
-    else:
-        digest = prior.canonical_sha256
+    digest, ledger_index = batch_writes.stored_batch(conn, batch.node_id, batch.batch_id)
     if digest != batch.digest:
         raise AlreadyExists(
             f"batch id {batch.batch_id} was already used for a different batch",
             reason="BATCH_ID_REUSED",
         )
     replayed = "".join("D" if v.ok else "R" for v in batch.verdicts)
-    return BatchOutcome(batch.batch_id, replayed, int(prior.ledger_index or 0), True)
-
-
-def _insert_records(conn: Connection, batch: PreparedBatch, batch_pk: int) -> set[tuple[str, int]]:
-    """Write the batch's valid records; return the keys that were stored already.
-
-    Runs inside the group transaction, after the committer locked the ledger sequencer
-    row, so no other writer can insert the same keys before this unit commits. The rows
-    go through the DBAPI cursor of the unit's connection (same transaction), skipping
-    SQLAlchemy's per-row parameter processing:
-
-    * SQLite: ONE ``INSERT … VALUES … ON CONFLICT DO NOTHING`` of all the rows
-      (``_sqlite_insert``; more statements only if the rows need more parameters than
-      this SQLite allows); when the changed-row count is the number of rows, none was
-      stored already; otherwise the batch's keys are read back and those that belong to
-      another batch are duplicates;
-    * PostgreSQL: ``COPY`` inside a savepoint; if a key is stored already the unique
-      constraint refuses the COPY, the savepoint is rolled back, the stored keys are
-      read and the others are copied.
-    """
-    node_id, category, received = batch.node_id, batch.category, batch.received_at_us
-    rows = batch.rows
-    dbapi: Any = conn.connection.dbapi_connection
-    if conn.dialect.name != "postgresql":
-        flat = batch.rows_flat
-        per_statement = max(
-            1,
-            (dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - _SQLITE_BATCH_PARAMS)
-            // _SQLITE_ROW_PARAMS,
-        )
-        head: list[str | int] = [batch_pk, node_id, category, received]
-        inserted = 0
-        cursor = dbapi.cursor()
-        try:
-            for start in range(0, len(rows), per_statement):
-                n = min(per_statement, len(rows) - start)
-                chunk = flat[start * _SQLITE_ROW_PARAMS : (start + n) * _SQLITE_ROW_PARAMS]
-                cursor.execute(_sqlite_insert(n), head + chunk)
-                inserted += cursor.rowcount
-        finally:
-            cursor.close()
-        if inserted == len(rows):
-            return set()
-        mine = _stored_keys(conn, node_id, [row[0] for row in rows], batch_pk)
-        return {(row[0], row[1]) for row in rows} - mine
-
-    import psycopg  # the PostgreSQL driver; imported here so SQLite-only hosts need not
-
-    try:
-        with conn.begin_nested():
-            _copy_rows(dbapi, batch_pk, node_id, category, received, rows)
-        return set()
-    except psycopg.errors.UniqueViolation:
-        pass
-    stored = _stored_keys(conn, node_id, [row[0] for row in rows])
-    fresh = [row for row in rows if (row[0], row[1]) not in stored]
-    if fresh:
-        _copy_rows(dbapi, batch_pk, node_id, category, received, fresh)
-    return {(row[0], row[1]) for row in rows} & stored
-
-
-def _copy_rows(
-    dbapi: Any, batch_pk: int, node_id: str, category: str, received: int, rows: Iterable[_Row]
-) -> None:
-    with dbapi.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
-        write = copy.write_row
-        for rid, ver, code, ev, fj in rows:
-            write((batch_pk, node_id, rid, ver, code, category, ev, fj, received))
-
-
-def _stored_keys(
-    conn: Connection, node_id: str, record_ids: list[str], batch_pk: int | None = None
-) -> set[tuple[str, int]]:
-    """The (record id, version) pairs of ``node_id`` stored, for these record ids; with
-    ``batch_pk``, only those of that batch.
-
-    The ids travel as ONE parameter (PostgreSQL: an array; SQLite: a JSON array read with
-    ``json_each``): a long ``IN`` list costs a compile per batch and plans badly once
-    psycopg prepares the statement.
-    """
-    records = schema.records
-    unique = list(dict.fromkeys(record_ids))
-    if conn.dialect.name == "postgresql":
-        wanted: Any = records.c.record_id == any_(
-            bindparam("ids", value=unique, type_=ARRAY(String))
-        )
-    else:
-        ids = func.json_each(bindparam("ids", value=json.dumps(unique))).table_valued("value")
-        wanted = records.c.record_id.in_(select(ids.c.value))
-    query = select(records.c.record_id, records.c.version).where(
-        records.c.source_node_id == node_id, wanted
-    )
-    if batch_pk is not None:
-        query = query.where(records.c.batch_pk == batch_pk)
-    return {(row[0], row[1]) for row in conn.execute(query)}
-
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
+    return _outcome(batch, replayed, ledger_index, replay=True)
 
 
 __all__ = [
@@ -733,5 +457,6 @@ __all__ = [
     "MAX_SIGNED_CONTENT_BYTES",
     "BatchOutcome",
     "PushHandler",
+    "WireBatch",
     "decode_signed_content",
 ]

@@ -31,22 +31,24 @@ nothing is disclosed. A request that is invalid as a whole is INVALID_ARGUMENT; 
 every category is denied the call still answers OK, with a denial per category.
 
 QueryBatch: up to MAX_QUERY_BATCH enterprises, one ledger entry per enterprise, all in
-one transaction. QueryStream: one response per request, in order, at most
-MAX_STREAM_INFLIGHT requests in progress at once.
+one transaction. QueryStream: one response per request, in order.
+
+The RPCs themselves (reading ``QueryRequest`` messages, writing ``QueryResponse``
+messages, the stream) are ``gateway.services.query_service``; this module takes plain
+values (``QuerySpec``) and answers with ``Committed`` results.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from grpc import aio
 from sqlalchemy import Connection
 
 from audit.entry import Action, Entry, Outcome
@@ -59,8 +61,7 @@ from authz.enterprise_statements import (
     verify_self_query,
 )
 from authz.grants import GrantState
-from gateway.core.caller import Caller, current_caller
-from gateway.flows.denials import refusing_statement
+from gateway.core.caller import Caller
 from gateway.flows.enterprises import (
     ENTERPRISE_NOT_REGISTERED,
     EnterpriseView,
@@ -69,7 +70,6 @@ from gateway.flows.enterprises import (
 )
 from gateway.flows.grants import consume_use, read_grant_states
 from gateway.flows.runtime import Runtime, new_trace_id
-from gateway.services.convert import from_ts, purpose_from_wire, ts
 from gateway.store.committer import LedgerTx
 from gateway.store.query_reads import ParsedFields, StoredRecord, latest_records, placeholder
 from gateway.store.timeutil import to_us
@@ -78,12 +78,9 @@ from xinlian.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
 )
-from xinlian.limits import MAX_QUERY_BATCH, MAX_QUERY_STREAM, MAX_TRACE_ID_LEN
-from xinlian.v1 import exchange_pb2 as pb
+from xinlian.limits import MAX_TRACE_ID_LEN
 
-MAX_STREAM_INFLIGHT = 16
 SELF_QUERY_KINDS = frozenset({"city_platform"})
 SELF_QUERY_NOT_PLATFORM = "SELF_QUERY_NOT_PLATFORM"
 
@@ -141,6 +138,9 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Committed:
+    """One enterprise's query answered: committed, with the entry's ledger index."""
+
+    spec: QuerySpec
     ledger_index: int
     outcomes: tuple[CategoryOutcome, ...]
     used_up: frozenset[str]
@@ -162,89 +162,12 @@ class QueryHandler:
         self.consumers: dict[tuple[str, str], Consumer] = {}  # checked Consumer values
         self._insert_disclosures: dict[str, str] = {}
 
-    # -- RPCs ---------------------------------------------------------------------------
-
-    async def query(
-        self, request: pb.QueryRequest, context: aio.ServicerContext
-    ) -> pb.QueryResponse:
-        caller = current_caller()
-        spec = self.validate(
-            request.credit_code, request.purpose, request.categories, request.trace_id
-        )
-        if request.HasField("self_query"):
-            # (2) a refused statement (forged, replayed, stale, not this platform's …) is
-            # a statement.refused entry naming the enterprise (gateway.flows.denials)
-            nonce = {"nonce": request.self_query.nonce}
-            with refusing_statement("self_query", spec.credit_code, details=nonce):
-                spec = self._with_self_query(spec, caller, request.self_query)
-                (response,) = await self.run(caller, [spec])
-            return response
-        (response,) = await self.run(caller, [spec])
-        return response
-
-    async def query_batch(
-        self, request: pb.QueryBatchRequest, context: aio.ServicerContext
-    ) -> pb.QueryBatchResponse:
-        caller = current_caller()
-        # (1) the batch as a whole
-        if not request.credit_codes:
-            raise InvalidArgument.field("credit_codes", [], "at least one credit code")
-        if len(request.credit_codes) > MAX_QUERY_BATCH:
-            raise InvalidArgument.field(
-                "credit_codes", len(request.credit_codes), f"at most {MAX_QUERY_BATCH}"
-            )
-        trace_id = self._trace_id(request.trace_id)
-        specs = [
-            self.validate(code, request.purpose, request.categories, trace_id)
-            for code in request.credit_codes
-        ]
-        return pb.QueryBatchResponse(results=await self.run(caller, specs))
-
-    async def query_stream(
-        self, requests: AsyncIterator[pb.QueryStreamRequest], context: aio.ServicerContext
-    ) -> AsyncIterator[pb.QueryStreamResponse]:
-        caller = current_caller()
-        inflight: asyncio.Queue[asyncio.Task[list[pb.QueryResponse]] | BaseException | None]
-        inflight = asyncio.Queue(maxsize=MAX_STREAM_INFLIGHT)
-
-        async def read_requests() -> None:
-            count = 0
-            try:
-                async for item in requests:
-                    count += 1
-                    if count > MAX_QUERY_STREAM:
-                        raise ResourceExhausted(
-                            f"a query stream carries at most {MAX_QUERY_STREAM} requests"
-                        )
-                    spec = self.validate(
-                        item.credit_code, item.purpose, item.categories, item.trace_id
-                    )
-                    await inflight.put(asyncio.create_task(self.run(caller, [spec])))
-            except Exception as exc:  # handed to the writer, which raises it in order
-                await inflight.put(exc)
-                return
-            await inflight.put(None)
-
-        reader = asyncio.create_task(read_requests())
-        try:
-            while True:
-                item = await inflight.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                (response,) = await item
-                yield pb.QueryStreamResponse(result=response)
-        finally:
-            reader.cancel()
-            while not inflight.empty():
-                leftover = inflight.get_nowait()
-                if isinstance(leftover, asyncio.Task):
-                    leftover.cancel()
-
     # -- (1) validation -----------------------------------------------------------------
+    # (the service builds each QuerySpec from these checks and the purpose read from the
+    # wire, in the order credit code, categories, purpose, trace id)
 
-    def _trace_id(self, trace_id: str) -> str:
+    def trace_id(self, trace_id: str) -> str:
+        """The request's trace id, or a new one if it names none."""
         if not trace_id:
             return new_trace_id()
         if len(trace_id) > MAX_TRACE_ID_LEN or _TRACE_ID_RE.fullmatch(trace_id) is None:
@@ -253,23 +176,17 @@ class QueryHandler:
             )
         return trace_id
 
-    def validate(
-        self, credit_code: str, purpose: int, categories: Sequence[str], trace_id: str
-    ) -> QuerySpec:
+    def credit_code(self, credit_code: str) -> str:
+        """The credit code, its check character verified (remembered once it passed)."""
         if credit_code not in self.valid_codes:
             uscc.validate(credit_code)
             if len(self.valid_codes) >= MAX_VALID_CODES_CACHE:
                 self.valid_codes.clear()
             self.valid_codes.add(credit_code)
-        wanted = self._categories(categories)
-        return QuerySpec(
-            credit_code=credit_code,
-            purpose=purpose_from_wire(purpose),
-            categories=wanted,
-            trace_id=self._trace_id(trace_id),
-        )
+        return credit_code
 
-    def _categories(self, names: Sequence[str]) -> tuple[Category, ...]:
+    def categories(self, names: Sequence[str]) -> tuple[Category, ...]:
+        """The categories named (each once, in order), known to the catalog; none: all."""
         if not names:
             return self.all_categories
         if len(names) > len(self.all_categories):
@@ -285,28 +202,28 @@ class QueryHandler:
 
     # -- (2) self query -----------------------------------------------------------------
 
-    def _with_self_query(self, spec: QuerySpec, caller: Caller, proof: Any) -> QuerySpec:
+    @staticmethod
+    def check_self_query_caller(caller: Caller) -> None:
+        """Only a city platform carries an enterprise's own query (checked before the
+        statement is read)."""
         if caller.kind not in SELF_QUERY_KINDS:
             raise PermissionDenied(
                 "an enterprise's own query comes through a city platform",
                 reason=SELF_QUERY_NOT_PLATFORM,
             )
-        if not proof.HasField("issued_at"):
-            raise InvalidArgument.field("self_query.issued_at", "unset", "a timestamp")
+
+    @staticmethod
+    def with_self_query(
+        spec: QuerySpec, caller: Caller, nonce: str, issued_at: datetime, signature: bytes
+    ) -> QuerySpec:
+        """``spec`` carrying the enterprise's statement, checked in ``run``."""
         statement = SelfQuery(
             credit_code=spec.credit_code,
             platform_node_id=caller.node_id,
-            nonce=proof.nonce,
-            issued_at=from_ts(proof.issued_at, field_name="self_query.issued_at"),
+            nonce=nonce,
+            issued_at=issued_at,
         )
-        return QuerySpec(
-            spec.credit_code,
-            spec.purpose,
-            spec.categories,
-            spec.trace_id,
-            statement,
-            bytes(proof.signature),
-        )
+        return dataclasses.replace(spec, self_query=statement, self_signature=signature)
 
     # -- (3)-(7) ------------------------------------------------------------------------
 
@@ -320,7 +237,7 @@ class QueryHandler:
             self.consumers[key] = consumer
         return consumer
 
-    async def run(self, caller: Caller, specs: Sequence[QuerySpec]) -> list[pb.QueryResponse]:
+    async def run(self, caller: Caller, specs: Sequence[QuerySpec]) -> list[Committed]:
         consumer = self._consumer(caller)
         now = self.rt.clock.now()
         # (3) state and grants from the cache; what is missing in one read
@@ -376,8 +293,8 @@ class QueryHandler:
         if any(c.used_up or p.max_uses_grants for c, p in zip(committed, prepared, strict=True)):
             for item in prepared:
                 self.caches.grants.invalidate((item.spec.credit_code, caller.node_id))
-        # (7) reply
-        return [self._response(item, done) for item, done in zip(prepared, committed, strict=True)]
+        # (7) the reply, once committed
+        return committed
 
     async def _load_state(
         self, grantee: str, specs: Sequence[QuerySpec]
@@ -472,7 +389,7 @@ class QueryHandler:
                 )
             index = ledger.append(_entry(item, outcomes))
             disclosure_rows.extend((index, *row) for row in _disclosures(item, outcomes))
-            out.append(Committed(index, outcomes, used_up))
+            out.append(Committed(spec, index, outcomes, used_up))
         if disclosure_rows:
             # inserted once for the whole group, after its last unit (same transaction)
             mark = placeholder(conn)
@@ -485,52 +402,6 @@ class QueryHandler:
                 self._insert_disclosures[mark] = statement
             ledger.insert_later(statement, disclosure_rows)
         return out
-
-    def _response(self, item: Prepared, done: Committed) -> pb.QueryResponse:
-        results = []
-        for outcome in done.outcomes:
-            decision = outcome.decision
-            if not decision.allowed:
-                reason = decision.reason_code or ""
-                if reason == ReasonCode.GRANTEE_MISMATCH:
-                    reason = ReasonCode.NO_GRANT.value  # name no other grantee
-                results.append(
-                    pb.CategoryResult(
-                        category=outcome.category.id,
-                        allowed=False,
-                        reason_code=reason,
-                        message=decision.message,
-                        grant_id=decision.grant_id or "",
-                    )
-                )
-                continue
-            results.append(
-                pb.CategoryResult(
-                    category=outcome.category.id,
-                    allowed=True,
-                    message=decision.message,
-                    grant_id=decision.grant_id or "",
-                    records=[
-                        pb.DisclosedRecord(
-                            record_id=record.record_id,
-                            version=record.version,
-                            source_node_id=record.source_node_id,
-                            event_time=ts(record.event_time),
-                            fields=[
-                                pb.DisclosedField(name=f.name, value=f.value, mask=f.mask)
-                                for f in masked
-                            ],
-                        )
-                        for record, masked in outcome.records
-                    ],
-                )
-            )
-        return pb.QueryResponse(
-            credit_code=item.spec.credit_code,
-            categories=results,
-            trace_id=item.spec.trace_id,
-            ledger_index=done.ledger_index,
-        )
 
 
 # -- helpers ---------------------------------------------------------------------------

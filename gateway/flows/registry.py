@@ -3,12 +3,11 @@
 Lifecycle: applied → admitted → suspended ⇄ admitted → exited (an application may also
 be turned down: applied → exited). Each operation is a *unit of work* for the group
 committer: it writes the registry and appends its ledger entry in one transaction.
+Enrollment tokens and node certificates are kept by ``gateway.flows.enrollment``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -23,6 +22,13 @@ from audit.entry import Action, Entry, Outcome
 from authz.catalog import Catalog
 from gateway.core import validate
 from gateway.core.caller import Caller
+from gateway.flows.enrollment import (
+    issue_certificate,
+    parse_token,
+    redeem_token,
+    revoke_credentials,
+    store_token,
+)
 from gateway.store import schema
 from gateway.store.committer import LedgerTx
 from gateway.store.timeutil import from_us, to_us
@@ -35,25 +41,9 @@ from xinlian.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
-    Unauthenticated,
     clip,
 )
-from xinlian.pki import (
-    NODE_ID_RE,
-    NODE_KINDS,
-    REGION_RE,
-    NodeIdentity,
-    cert_to_pem,
-    fingerprint,
-    issue_node_cert,
-    parse_csr,
-    serial_hex,
-)
-
-TOKEN_PREFIX = "xlt_"
-TOKEN_ID_BYTES = 8
-TOKEN_SECRET_BYTES = 32
-MAX_TOKEN_LEN = 128
+from xinlian.pki import NODE_ID_RE, NODE_KINDS, REGION_RE, NodeIdentity, parse_csr
 
 # action → (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -261,18 +251,7 @@ class Registry:
                     review=json.dumps(_review_json(review), ensure_ascii=False),
                 )
             )
-            token, token_id, secret_hash = _new_token()
-            expires = now + self.token_ttl
-            conn.execute(
-                insert(schema.enrollment_tokens).values(
-                    token_id=token_id,
-                    node_id=node_id,
-                    secret_hash=secret_hash,
-                    created_at_us=to_us(now),
-                    expires_at_us=to_us(expires),
-                    used_at_us=None,
-                )
-            )
+            token = store_token(conn, node_id, now, self.token_ttl)
             ledger.append(
                 self._entry(
                     Action.NODE_ADMITTED,
@@ -284,11 +263,11 @@ class Registry:
                         "security_assessment": security_assessment,
                         "authorization_assessment": authorization_assessment,
                         "notes": notes,
-                        "token_id": token_id,
+                        "token_id": token.token_id,
                     },
                 )
             )
-            return Admission(require_node(conn, node_id), token, expires)
+            return Admission(require_node(conn, node_id), token.token, token.expires_at)
 
         return work
 
@@ -309,18 +288,7 @@ class Registry:
                 .values(state=target, updated_at_us=to_us(now), state_reason=reason)
             )
             if target == "exited":
-                conn.execute(
-                    update(schema.certificates)
-                    .where(schema.certificates.c.node_id == node_id)
-                    .where(schema.certificates.c.revoked_at_us.is_(None))
-                    .values(revoked_at_us=to_us(now))
-                )
-                conn.execute(
-                    update(schema.enrollment_tokens)
-                    .where(schema.enrollment_tokens.c.node_id == node_id)
-                    .where(schema.enrollment_tokens.c.used_at_us.is_(None))
-                    .values(used_at_us=to_us(now))
-                )
+                revoke_credentials(conn, node_id, now)
             ledger.append(
                 self._entry(
                     _ACTIONS[action],
@@ -341,30 +309,9 @@ class Registry:
         csr = parse_csr(csr_pem)
 
         def work(conn: Connection, ledger: LedgerTx) -> Issued:
-            # (1) the token exists and its secret matches (constant-time)
-            row = conn.execute(
-                select(schema.enrollment_tokens).where(
-                    schema.enrollment_tokens.c.token_id == token_id
-                )
-            ).first()
-            digest = hashlib.sha256(secret).digest()
-            if row is None or not hmac.compare_digest(row.secret_hash, digest):
-                raise Unauthenticated("enrollment token not valid", reason="BAD_TOKEN")
             now = self.clock.now()
-            # (2) not expired
-            if row.expires_at_us <= to_us(now):
-                raise Unauthenticated("enrollment token expired", reason="TOKEN_EXPIRED")
-            # (3) used at most once: the conditional update wins for exactly one caller
-            used = conn.execute(
-                update(schema.enrollment_tokens)
-                .where(schema.enrollment_tokens.c.token_id == token_id)
-                .where(schema.enrollment_tokens.c.used_at_us.is_(None))
-                .values(used_at_us=to_us(now))
-            ).rowcount
-            if used != 1:
-                raise Unauthenticated("enrollment token already used", reason="TOKEN_USED")
-            # (4) the node is admitted
-            node = require_node(conn, row.node_id)
+            # the token is valid, unexpired and unused (and now used), and the node admitted
+            node = require_node(conn, redeem_token(conn, token_id, secret, now))
             if node.state != "admitted":
                 raise PermissionDenied(
                     f"node {node.node_id} is {node.state}", reason="NODE_NOT_ADMITTED"
@@ -408,39 +355,10 @@ class Registry:
         self, conn: Connection, node: NodeRecord, csr: x509.CertificateSigningRequest, now: datetime
     ) -> Issued:
         identity = NodeIdentity(node.node_id, node.kind, node.region)
-        cert = issue_node_cert(self.ca_key, self.ca_cert, csr, identity, now, self.cert_lifetime)
-        pem = cert_to_pem(cert)
-        conn.execute(
-            insert(schema.certificates).values(
-                serial=serial_hex(cert),
-                node_id=node.node_id,
-                fingerprint=fingerprint(cert),
-                not_before_us=to_us(cert.not_valid_before_utc),
-                not_after_us=to_us(cert.not_valid_after_utc),
-                issued_at_us=to_us(now),
-                revoked_at_us=None,
-                pem=pem.decode(),
-            )
+        cert = issue_certificate(
+            conn, self.ca_key, self.ca_cert, identity, csr, now, self.cert_lifetime
         )
-        return Issued(node, pem, cert.not_valid_after_utc, serial_hex(cert))
-
-
-# -- tokens -----------------------------------------------------------------------------
-def _new_token() -> tuple[str, str, bytes]:
-    token_id = secrets.token_hex(TOKEN_ID_BYTES)
-    secret = secrets.token_urlsafe(TOKEN_SECRET_BYTES)
-    token = f"{TOKEN_PREFIX}{token_id}.{secret}"
-    return token, token_id, hashlib.sha256(secret.encode()).digest()
-
-
-def parse_token(token: str) -> tuple[str, bytes]:
-    """Split a token into its id and secret. Errors never echo the secret."""
-    if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LEN or "." not in token:
-        raise InvalidArgument("token: malformed, want the token printed by `xinlian admin admit`")
-    token_id, _, secret = token[len(TOKEN_PREFIX) :].partition(".")
-    if len(token_id) != 2 * TOKEN_ID_BYTES or not secret:
-        raise InvalidArgument("token: malformed, want the token printed by `xinlian admin admit`")
-    return token_id, secret.encode()
+        return Issued(node, cert.pem, cert.not_after, cert.serial)
 
 
 # -- rows -------------------------------------------------------------------------------

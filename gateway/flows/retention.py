@@ -65,13 +65,13 @@ from sqlalchemy import (
 
 from audit.entry import Action
 from authz.catalog import Catalog
-from gateway.host.config import MIN_RETENTION_DAYS
+from gateway.core.bounds import MIN_RETENTION_DAYS
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
+from gateway.store.dialect import dialect_of
 from gateway.store.erasure import KeptRecord, encode_kept, erasure_entry, record_sha256
 from gateway.store.ledger import latest_checkpoint
-from gateway.store.ledger_ddl import prune_values
 from gateway.store.timeutil import to_us
 from gateway.verify import (
     EntryBodies,
@@ -161,9 +161,7 @@ def prune(
                 ).scalar_one()
                 return int(count)
             result = conn.execute(
-                update(schema.ledger_entries)
-                .where(*where)
-                .values(**prune_values(conn.dialect.name))
+                update(schema.ledger_entries).where(*where).values(**store.dialect.prune_values())
             )
             return int(result.rowcount or 0)
 
@@ -206,7 +204,7 @@ def prune(
         deleted += 0 if dry_run else len(found.due_rows)
 
     # (5) SQLite: no deleted page left behind in the WAL file
-    wal_truncated = None if dry_run or not store.sqlite else _truncate_wal(store)
+    wal_truncated = None if dry_run else store.dialect.truncate_wal(store.engine)
     return PruneResult(
         days,
         cutoff,
@@ -232,27 +230,10 @@ def _overwriting(fn: Callable[[Connection], T]) -> Callable[[Connection], T]:
 
 
 def _secure_delete(conn: Connection) -> None:
-    """(5) SQLite: this connection overwrites deleted content with zeros from now on
-    (``PRAGMA secure_delete`` is per connection), so no deleted value stays in free
-    pages or free space of the file. PostgreSQL: nothing to do here (VACUUM)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA secure_delete=ON")
-
-
-def _truncate_wal(store: Store) -> bool:
-    """(5) checkpoint the whole WAL into the database file and truncate it to zero
-    bytes; False if a reader kept part of it (run prune again when it is gone)."""
-    raw = store.engine.raw_connection()  # autocommit: the checkpoint needs no transaction
-    try:
-        cursor = raw.cursor()
-        try:
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-    finally:
-        raw.close()
-    return row is not None and int(row[0]) == 0
+    """(5) SQLite: this connection overwrites deleted content with zeros from now on, so
+    no deleted value stays in free pages or free space of the file. PostgreSQL: nothing
+    to do here (VACUUM)."""
+    dialect_of(conn).overwrite_deletes(conn)
 
 
 # --------------------------------------------------------------------------- (4)

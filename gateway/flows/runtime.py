@@ -1,4 +1,5 @@
-"""The gateway's dependencies, assembled once and passed to every service."""
+"""The gateway's dependencies, passed to every flow and servicer; assembled once per process
+by ``gateway.host.assemble.build_runtime``."""
 
 from __future__ import annotations
 
@@ -6,43 +7,58 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import TypeVar
+from pathlib import Path
+from typing import Protocol, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from audit.checkpoint import NoteSigner
 from audit.entry import Entry
 from authz.catalog import Catalog
-from gateway.core.caller import CURRENT_REQUEST_ID, NodeGate, RegistryView
+from gateway.core.caller import CURRENT_REQUEST_ID, Gate
 from gateway.flows.denials import DenialRecorder
 from gateway.flows.grants import AuthzCaches
 from gateway.flows.registry import Registry
-from gateway.host.config import GatewayConfig
-from gateway.store import schema
 from gateway.store.committer import GroupCommitter, Work
 from gateway.store.db import Store
-from xinlian.clock import Clock, SystemClock
-from xinlian.pki import load_cert, load_private_key
+from xinlian.clock import Clock
 
 T = TypeVar("T")
 
 
+class Settings(Protocol):
+    """What is read of the gateway's configuration (``gateway.host.config.GatewayConfig``)
+    through the runtime."""
+
+    @property
+    def origin(self) -> str: ...
+    @property
+    def listen(self) -> str: ...
+    @property
+    def checkpoint_interval_s(self) -> float: ...
+    @property
+    def ca_cert(self) -> Path: ...
+    @property
+    def server_cert(self) -> Path: ...
+    @property
+    def server_key(self) -> Path: ...
+
+
 @dataclass
 class Runtime:
-    config: GatewayConfig
+    config: Settings
     store: Store
     clock: Clock
     catalog: Catalog
     registry: Registry
     committer: GroupCommitter
-    gate: NodeGate
+    gate: Gate
     signer: NoteSigner = field(repr=False)
     pseudonym_secret: bytes = field(repr=False)
     # Per-process caches of grants and enterprise state (≤ 0.5 s, see grants_store).
     authz_caches: AuthzCaches = field(default_factory=AuthzCaches)
     # Refusals of known nodes as ledger entries, with flood control (gateway.flows.denials);
-    # the gate hands it to the chain. Closed (pending summaries written) at shutdown.
+    # the chain writes them. Closed (pending summaries written) at shutdown.
     denials: DenialRecorder | None = None
 
     async def commit(self, work: Work[T]) -> T:
@@ -59,65 +75,3 @@ class Runtime:
 def new_trace_id() -> str:
     request_id = CURRENT_REQUEST_ID.get()
     return request_id + secrets.token_hex(4) if request_id else secrets.token_hex(12)
-
-
-def registry_lookup(store: Store) -> Callable[[str, str], RegistryView]:
-    def lookup(node_id: str, fp: str) -> RegistryView:
-        def read(conn: Connection) -> RegistryView:
-            node = conn.execute(
-                select(
-                    schema.nodes.c.kind,
-                    schema.nodes.c.region,
-                    schema.nodes.c.state,
-                    schema.nodes.c.state_reason,
-                ).where(schema.nodes.c.node_id == node_id)
-            ).first()
-            if node is None:
-                return RegistryView(node_found=False)
-            cert = conn.execute(
-                select(schema.certificates.c.revoked_at_us, schema.certificates.c.node_id).where(
-                    schema.certificates.c.fingerprint == fp
-                )
-            ).first()
-            return RegistryView(
-                node_found=True,
-                kind=node.kind,
-                region=node.region,
-                state=node.state,
-                state_reason=node.state_reason,
-                cert_known=cert is not None and cert.node_id == node_id,
-                cert_revoked=cert is not None and cert.revoked_at_us is not None,
-            )
-
-        return store.read(read)
-
-    return lookup
-
-
-def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
-    clock = clock or SystemClock()
-    store = Store(config.db_url)
-    store.check_schema()
-    catalog = Catalog.default()
-    registry = Registry(
-        catalog=catalog,
-        clock=clock,
-        ca_key=load_private_key(config.ca_key),
-        ca_cert=load_cert(config.ca_cert),
-        token_ttl=timedelta(hours=config.enrollment_token_ttl_h),
-        cert_lifetime=config.node_cert_lifetime,
-    )
-    committer = GroupCommitter(store, clock)
-    denials = DenialRecorder(committer, clock)
-    return Runtime(
-        config=config,
-        store=store,
-        clock=clock,
-        catalog=catalog,
-        registry=registry,
-        committer=committer,
-        gate=NodeGate(registry_lookup(store), clock.now, denials=denials),
-        denials=denials,
-        signer=NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip()),
-        pseudonym_secret=config.pseudonym_key.read_bytes(),
-    )

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Connection, or_, select
 
 from audit.entry import Action, Outcome
 from gateway.store import schema
+from gateway.store.dialect import dialect_of
 from gateway.store.ledger import ENTRY_COLUMNS, LedgerRow, row_to_entry
 from gateway.store.timeutil import from_us, to_us
 from xinlian.errors import InvalidArgument, NotFound, clip
@@ -218,11 +219,9 @@ def search(conn: Connection, flt: SearchFilter, start: int, limit: int) -> Page:
     """Entries matching ``flt`` with index ``>= start``, at most ``limit``, index order."""
     t = schema.ledger_entries.c
     position: ColumnElement[int] = t.idx
-    if flt.since is not None and flt.until is not None and conn.dialect.name == "sqlite":
-        # SQLite: idx is the rowid (revision 0004). Offered a rowid range, the planner
-        # walks the whole table in index order rather than use ix_ledger_time for a
-        # time window; ``idx + 0`` is no rowid range, so the window's index is used
-        position = t.idx + 0
+    if flt.since is not None and flt.until is not None:
+        # SQLite: a time window's index, not a walk of the rowid range
+        position = dialect_of(conn).time_window_position(t.idx)
     query = select(*ENTRY_COLUMNS).where(position >= start)
     if flt.node_id:
         query = query.where(or_(t.actor == flt.node_id, t.subject == flt.node_id))

@@ -129,7 +129,7 @@ def serve_cmd(
     they share the store, whose ledger_head row sequences the one ledger. The kernel
     spreads new connections over the processes; one client connection stays on one.
     """
-    from gateway.flows.runtime import build_runtime
+    from gateway.host.assemble import build_runtime
     from gateway.host.server import serve_forever
 
     logging.basicConfig(
@@ -223,21 +223,20 @@ def backup_cmd(home: Path, out: Path) -> None:
 
     PostgreSQL stores are backed up with pg_basebackup or pg_dump instead; the keys in
     HOME are not in the database: back them up separately."""
-    from sqlalchemy.engine import make_url
-
     from gateway.host.backup import backup_sqlite
-    from gateway.store.db import is_sqlite
+    from gateway.store.dialect import dialect_for_url
     from xinlian.errors import FailedPrecondition
 
     config = load_config(home)
-    if not is_sqlite(config.db_url):
+    dialect = dialect_for_url(config.db_url)
+    if not dialect.embedded:
         raise FailedPrecondition(
             "the store is PostgreSQL: back it up with pg_basebackup (with WAL archiving) "
             "or pg_dump; see docs/operations.md",
             reason="NOT_SQLITE",
         )
-    database = make_url(config.db_url).database
-    if not database or database == ":memory:":
+    database = dialect.database_file(config.db_url)
+    if database is None:
         raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
     result = backup_sqlite(Path(database), out)
     click.echo(

@@ -112,7 +112,7 @@ async def start(
     # a SIGKILL may have left entries that no checkpoint covers: sign them before serving
     await sign_now(rt)
     server = aio.server(
-        interceptors=[ChainInterceptor(rt.gate)],
+        interceptors=[ChainInterceptor(rt.gate, rt.denials)],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

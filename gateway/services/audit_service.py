@@ -23,7 +23,6 @@ from gateway.core.caller import Caller, current_caller
 from gateway.flows.checkpointer import sign_checkpoint
 from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.flows.trace import RecordTrace, SearchFilter, search, trace_record
-from gateway.services.convert import from_optional_ts, ts
 from gateway.store.ledger import (
     LeafCache,
     LedgerRow,
@@ -36,6 +35,7 @@ from xinlian import limits
 from xinlian.errors import InvalidArgument, NotFound
 from xinlian.v1 import audit_pb2 as pb
 from xinlian.v1 import audit_pb2_grpc
+from xinlian.wire import from_optional_ts, ts
 
 EXPORT_MAX_ENTRIES_PER_MESSAGE = 1000
 EXPORT_MAX_BYTES_PER_MESSAGE = 4 * 1024 * 1024

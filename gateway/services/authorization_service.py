@@ -26,12 +26,13 @@ from gateway.flows.enterprises import (
 )
 from gateway.flows.grants import StoredGrant, list_grants, revoke_grant, submit_grant
 from gateway.flows.runtime import Runtime, new_trace_id
-from gateway.services.convert import PURPOSE_TO_WIRE, from_ts, purpose_from_wire, ts
+from gateway.services.convert import purpose_from_wire
 from gateway.store import schema
 from xinlian import limits
 from xinlian.errors import InvalidArgument
 from xinlian.v1 import authorization_pb2 as pb
 from xinlian.v1 import authorization_pb2_grpc
+from xinlian.wire import from_ts, grant_to_wire, ts
 
 STATUS_TO_WIRE: dict[GrantStatus, pb.GrantStatus] = {
     GrantStatus.ACTIVE: pb.GRANT_STATUS_ACTIVE,
@@ -61,21 +62,6 @@ def grant_from_wire(msg: pb.Grant) -> Grant:
         not_after=from_ts(msg.not_after, field_name="grant.not_after"),
         max_uses=msg.max_uses or None,
         issued_at=from_ts(msg.issued_at, field_name="grant.issued_at"),
-    )
-
-
-def grant_to_wire(grant: Grant) -> pb.Grant:
-    return pb.Grant(
-        grant_id=grant.grant_id,
-        credit_code=grant.credit_code,
-        grantee_node_id=grant.grantee_node_id,
-        categories=sorted(grant.categories),
-        fields=sorted(grant.fields),
-        purpose=PURPOSE_TO_WIRE[grant.purpose],
-        not_before=ts(grant.not_before),
-        not_after=ts(grant.not_after),
-        max_uses=grant.max_uses or 0,
-        issued_at=ts(grant.issued_at),
     )
 
 

@@ -6,9 +6,9 @@ from grpc import aio
 
 from authz.catalog import Catalog, FieldType, Sensitivity
 from gateway.flows.runtime import Runtime
-from gateway.services.convert import PURPOSE_TO_WIRE
 from xinlian.v1 import catalog_pb2 as pb
 from xinlian.v1 import catalog_pb2_grpc
+from xinlian.wire import purpose_to_wire
 
 _TYPES = {
     FieldType.STRING: pb.FIELD_TYPE_STRING,
@@ -52,7 +52,7 @@ def catalog_to_wire(catalog: Catalog) -> pb.GetCatalogResponse:
                 update_frequency=c.update_frequency,
                 update_deadline_days=c.update_deadline_days,
                 relay_upstream=c.relay_upstream,
-                purposes=[PURPOSE_TO_WIRE[p] for p in c.purposes],
+                purposes=[purpose_to_wire(p) for p in c.purposes],
                 negative=c.negative,
             )
             for c in catalog.categories.values()

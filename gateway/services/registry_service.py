@@ -8,10 +8,11 @@ from gateway.core import validate
 from gateway.core.caller import current_caller
 from gateway.flows.registry import Application, list_nodes, require_node
 from gateway.flows.runtime import Runtime, new_trace_id
-from gateway.services.convert import kind_from_wire, node_to_wire, state_from_wire, ts
+from gateway.services.convert import kind_from_wire, node_to_wire, state_from_wire
 from xinlian import limits
 from xinlian.v1 import registry_pb2 as pb
 from xinlian.v1 import registry_pb2_grpc
+from xinlian.wire import ts
 
 
 class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):

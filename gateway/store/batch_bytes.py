@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.core import validate
 from xinlian import limits
 from xinlian.batch import BATCH_VERSION, format_time
 from xinlian.errors import InvalidArgument, PermissionDenied
-from xinlian.v1 import exchange_pb2 as pb
 
 MAX_BATCH_RECORDS = limits.MAX_BATCH_RECORDS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,7 +104,7 @@ def decode_signed_content(
         )
     if "\\" not in text:
         return _decode_without_escapes(text, obj, records)
-    dump_fields = _encode_fields  # sorted: unsorted signed fields will not compare equal
+    dump_fields = encode_fields  # sorted: unsorted signed fields will not compare equal
     decoded: list[DecodedRecord] = []
     parts: list[str] = []
     try:
@@ -235,6 +233,9 @@ def _time_us(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ParsedRecord:
+    """One structured record with the parts of its canonical encoding (built from the
+    wire by ``gateway.services.push_service.parse_record``)."""
+
     credit_code: str
     record_id: str
     version: int
@@ -244,15 +245,7 @@ class ParsedRecord:
     fields_json: str  # canonical JSON of ``fields``
 
 
-def parse_record(r: pb.Record) -> ParsedRecord:
-    us = validate.timestamp_us(r.event_time, "batch.records.event_time")
-    fields = dict(r.fields)
-    return ParsedRecord(
-        r.credit_code, r.record_id, r.version, us, _time_text(us), fields, _encode_fields(fields)
-    )
-
-
-def _time_text(us: int) -> str:
+def time_text(us: int) -> str:
     """``xinlian.batch.format_time`` of the instant ``us`` microseconds after the epoch."""
     try:
         when = _EPOCH_NAIVE + timedelta(microseconds=us)
@@ -266,7 +259,7 @@ def _time_text(us: int) -> str:
 
 
 _encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes
-_encode_fields = json.JSONEncoder(
+encode_fields = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
 

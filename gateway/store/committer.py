@@ -35,7 +35,8 @@ from sqlalchemy import Connection
 from audit.entry import Entry
 from audit.merkle import CompactRange, leaf_hash
 from gateway.store.db import Store
-from gateway.store.ledger_ddl import INDEXED_COLUMNS, columns_generated
+from gateway.store.dialect import DIALECTS, Dialect
+from gateway.store.ledger_ddl import INDEXED_COLUMNS
 from gateway.store.timeutil import to_us
 from xinlian.clock import Clock
 from xinlian.errors import Unavailable, XinLianError
@@ -146,8 +147,8 @@ def _sqlite_write_lock(store: Store) -> Iterator[None]:
     then queue in the kernel and wake the moment the lock is free, instead of sleeping
     in SQLite's busy handler (1, 2, 5, 10 … ms). The database's own write lock stays
     the guarantee; this only orders the committers. No-op for PostgreSQL and memory."""
-    path = store.engine.url.database if store.sqlite else None
-    if not path or path == ":memory:":
+    path = store.database_file
+    if path is None:
         yield
         return
     fd = os.open(f"{path}.commit-lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -165,16 +166,17 @@ def _sqlite_write_lock(store: Store) -> Iterator[None]:
 _WRITTEN_COLUMNS = ("idx", "leaf_hash", "body")
 
 
-def _inserted_columns(dialect: str) -> tuple[str, ...]:
-    if columns_generated(dialect):
+def _inserted_columns(dialect: Dialect) -> tuple[str, ...]:
+    if dialect.columns_generated:
         return _WRITTEN_COLUMNS
     return _WRITTEN_COLUMNS + INDEXED_COLUMNS
 
 
-def _statements(mark: str, lock: str, dialect: str) -> tuple[str, str, str]:
+def _statements(dialect: Dialect) -> tuple[str, str, str]:
     columns = _inserted_columns(dialect)
+    mark = dialect.placeholder
     return (
-        f"SELECT size, frontier FROM ledger_head WHERE id = 1{lock}",
+        f"SELECT size, frontier FROM ledger_head WHERE id = 1{dialect.head_lock}",
         f"INSERT INTO ledger_entries ({', '.join(columns)}) "
         f"VALUES ({', '.join([mark] * len(columns))})",
         f"UPDATE ledger_head SET size = {mark}, frontier = {mark}, updated_at_us = {mark} "
@@ -182,13 +184,13 @@ def _statements(mark: str, lock: str, dialect: str) -> tuple[str, str, str]:
     )
 
 
-_SQLITE_STATEMENTS = _statements("?", "", "sqlite")
-_POSTGRES_STATEMENTS = _statements("%s", " FOR UPDATE", "postgresql")
+_STATEMENTS = {dialect: _statements(dialect) for dialect in DIALECTS}
+"""Per dialect, built once: select (and lock) the head, insert ledger rows, update the head."""
 
 
-def _ledger_values(rows: list[_Row], dialect: str) -> list[tuple[Any, ...]]:
+def _ledger_values(rows: list[_Row], dialect: Dialect) -> list[tuple[Any, ...]]:
     """The values of ``rows`` for ``_inserted_columns(dialect)``."""
-    if columns_generated(dialect):
+    if dialect.columns_generated:
         return [(row.idx, row.leaf, row.body) for row in rows]
     return [
         (
@@ -210,9 +212,7 @@ def _ledger_values(rows: list[_Row], dialect: str) -> list[tuple[Any, ...]]:
 def _txn(
     conn: Connection, store: Store, clock: Clock, units: list[_Pending[Any]], *, savepoints: bool
 ) -> None:
-    select_head, insert_rows, update_head = (
-        _SQLITE_STATEMENTS if store.sqlite else _POSTGRES_STATEMENTS
-    )
+    select_head, insert_rows, update_head = _STATEMENTS[store.dialect]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         # (1) lock the sequencer row (PostgreSQL FOR UPDATE; SQLite holds the write lock
@@ -248,7 +248,7 @@ def _txn(
         if ledger.rows:
             cursor.executemany(
                 insert_rows,
-                _ledger_values(ledger.rows, conn.dialect.name),
+                _ledger_values(ledger.rows, store.dialect),
             )
             cursor.execute(
                 update_head,

@@ -1,27 +1,24 @@
-"""Engine set-up, the transaction helper, and the schema-revision check."""
+"""The store: its engine (set up by its dialect, ``gateway.store.dialect``), the transaction
+helper, and the schema-revision check."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from gateway.store.dialect import dialect_for_url
 from xinlian.errors import SchemaMismatch, Unavailable
 
 T = TypeVar("T")
+_NO_OPTIONS: Mapping[str, Any] = {}
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_CACHE_KIB = 32 * 1024  # page cache per connection (PRAGMA cache_size, negative = KiB)
 MAX_TRANSACTION_ATTEMPTS = 5
-POSTGRES_POOL_SIZE = 10
-
-
-def is_sqlite(url: str) -> bool:
-    return url.startswith("sqlite")
 
 
 def sqlite_url(path: Path) -> str:
@@ -29,36 +26,9 @@ def sqlite_url(path: Path) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine. SQLite gets WAL, full fsync and a busy timeout on every connection."""
-    if is_sqlite(url):
-        engine = create_engine(
-            url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        )
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy emit BEGIN itself (so BEGIN IMMEDIATE is possible).
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA foreign_keys=ON")
-            # A page cache large enough for the records indexes a push batch touches
-            # (the default, 2 MiB, re-reads index pages from the OS on every batch).
-            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-            cur.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-            conn.exec_driver_sql(f"BEGIN {mode}")
-
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_size=POSTGRES_POOL_SIZE, max_overflow=20, pool_pre_ping=True)
+    """Create an engine, set up for its dialect (``Dialect.create_engine``: SQLite gets
+    WAL, full fsync and a busy timeout on every connection)."""
+    return dialect_for_url(url).create_engine(url)
 
 
 class Store:
@@ -67,8 +37,12 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self.sqlite = is_sqlite(url)
+        self.dialect = dialect_for_url(url)
+        self.engine = self.dialect.create_engine(url)
+        self.database_file = self.dialect.database_file(self.engine.url)
+        """The database file (SQLite), or None."""
+        # push and query still read this flag; they will ask ``dialect`` instead
+        self.sqlite = self.dialect.embedded
 
     def close(self) -> None:
         self.engine.dispose()
@@ -80,8 +54,17 @@ class Store:
     def read(self, fn: Callable[[Connection], T]) -> T:
         return self._run(fn, write=False)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A connection in a read transaction whose every read sees one snapshot (verify)."""
+        with (
+            self.engine.connect().execution_options(**self.dialect.snapshot_options) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
     def _run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        options = {"sqlite_begin": "IMMEDIATE"} if (write and self.sqlite) else {}
+        options = self.dialect.write_options if write else _NO_OPTIONS
         for attempt in range(1, MAX_TRANSACTION_ATTEMPTS + 1):
             try:
                 with self.engine.connect().execution_options(**options) as conn, conn.begin():

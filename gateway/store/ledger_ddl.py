@@ -20,8 +20,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import literal_column
-
 INDEXED_COLUMNS = ("action", "actor", "credit_code", "outcome", "trace_id", "subject", "time_us")
 """The columns officers' searches read through indexes."""
 SUMMARY_KEYS = ("action", "actor", "credit_code", "outcome", "trace_id", "subject", "time")
@@ -66,12 +64,6 @@ SQLITE_LEDGER_TABLE = SQLITE_LEDGER_TABLE_0004
 _SPACES = re.compile(r"\s+")
 
 
-def columns_generated(dialect: str) -> bool:
-    """Whether the indexed columns are generated from the body on this engine (else
-    they are stored, and written with the row)."""
-    return dialect == "sqlite"
-
-
 def normalized(sql: str) -> str:
     """A table definition from its first ``(`` on (``ALTER TABLE … RENAME`` rewrites the
     name before it), whitespace collapsed to single spaces."""
@@ -98,12 +90,8 @@ def definition_difference(found: str | None, want: str = SQLITE_LEDGER_TABLE) ->
 
 
 def prune_values(dialect: str) -> dict[str, Any]:
-    """The values of an UPDATE pruning entry bodies: the body to NULL and, where the
-    indexed columns are generated, ``summary`` to the body's seven keys (in the same
-    statement: SQLite computes the new values from the row before the update)."""
-    if not columns_generated(dialect):
-        return {"body": None}
-    pairs = ", ".join(
-        f"'{key}', json_extract(CAST(body AS TEXT), '$.{key}')" for key in SUMMARY_KEYS
-    )
-    return {"body": None, "summary": literal_column(f"json_object({pairs})")}
+    """``Dialect.prune_values`` of the engine SQLAlchemy calls ``dialect``: the values
+    of an UPDATE pruning entry bodies (``gateway.store.dialect``)."""
+    from gateway.store.dialect import dialect_by_name  # it imports this module
+
+    return dialect_by_name(dialect).prune_values()

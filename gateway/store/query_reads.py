@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from gateway.store.dialect import dialect_of
 from gateway.store.timeutil import from_us
 
 MAX_RECORDS_PER_CATEGORY = 20  # newest first; bounds the response and the ledger entry
@@ -61,7 +62,7 @@ _statements: dict[tuple[str, int], str] = {}
 
 def placeholder(conn: Connection) -> str:
     """The driver's positional parameter marker (SQLite ``?``, psycopg ``%s``)."""
-    return "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
+    return dialect_of(conn).placeholder
 
 
 def driver_cursor(conn: Connection) -> Any:

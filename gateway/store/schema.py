@@ -17,6 +17,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from gateway.store.dialect import ROWID_BIGINT
+
 metadata = MetaData()
 
 nodes = Table(
@@ -184,7 +186,7 @@ ledger_entries = Table(
     metadata,
     Column(
         "idx",
-        BigInteger().with_variant(Integer(), "sqlite"),
+        ROWID_BIGINT,
         primary_key=True,
         autoincrement=False,
     ),

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, select
 
 from gateway.store import schema
 from gateway.store.db import Store
-from gateway.store.ledger_ddl import columns_generated, definition_difference
+from gateway.store.dialect import dialect_of
+from gateway.store.ledger_ddl import definition_difference
 from gateway.store.timeutil import from_us
 from gateway.verify.report import CANDIDATE_CHUNK, ROW_CHUNK, Problem, VerifyReport
 
@@ -35,7 +36,6 @@ WHERE e.body IS NOT NULL
                         to_char(TIMESTAMP '1970-01-01' + e.time_us * INTERVAL '1 microsecond',
                                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
 """
-_COLUMN_CANDIDATES = {"postgresql": _POSTGRES_COLUMN_CANDIDATES}
 
 
 def _columns_generated(conn: Connection, report: VerifyReport) -> bool:
@@ -43,7 +43,7 @@ def _columns_generated(conn: Connection, report: VerifyReport) -> bool:
     ``summary``): on SQLite, when ``ledger_entries`` is defined exactly as
     ``ledger_ddl.SQLITE_LEDGER_TABLE``. A SQLite table defined otherwise is reported
     (``SCHEMA_CHANGED``) and False returned, so every row's columns are checked."""
-    if not columns_generated(conn.dialect.name):
+    if not dialect_of(conn).columns_generated:
         return False
     found = conn.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'ledger_entries'"
@@ -67,8 +67,7 @@ def _column_candidates_on(store: Store) -> list[int] | None:
     """(a) on a connection of its own: a read snapshot taken just after the caller's.
     The ledger is append-only, so the rows the scan checks are the same ones (a body
     pruned in between is skipped here and still hash-checked by the scan)."""
-    options: dict[str, Any] = {} if store.sqlite else {"isolation_level": "REPEATABLE READ"}
-    with store.engine.connect().execution_options(**options) as conn, conn.begin():
+    with store.snapshot() as conn:
         return _column_candidates(conn)
 
 
@@ -76,9 +75,9 @@ def _column_candidates(conn: Connection) -> list[int] | None:
     """(a) the indices the engine finds suspicious, or None if it cannot tell (a body
     it cannot parse, an engine without the query: SQLite, whose table was changed):
     then every row is checked in Python."""
-    query = _COLUMN_CANDIDATES.get(conn.dialect.name)
-    if query is None:
+    if dialect_of(conn).columns_generated:
         return None
+    query = _POSTGRES_COLUMN_CANDIDATES
     errors = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.cursor()
     try:

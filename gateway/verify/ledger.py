@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -21,10 +20,10 @@ from audit.merkle import ProofError, verify_consistency
 from gateway.store import schema
 from gateway.store.committer import decode_frontier
 from gateway.store.db import Store
+from gateway.store.dialect import dialect_of
 from gateway.store.ledger import all_checkpoints
 from gateway.verify.batches import _check_batches
 from gateway.verify.columns import (
-    _COLUMN_CANDIDATES,
     _check_columns,
     _column_candidates,
     _column_candidates_on,
@@ -55,12 +54,7 @@ def verify_store(
     """Run every step of the module docstring in one read snapshot. On SQLite, a ledger
     of ``split_min_entries`` or more is scanned in two processes (``gateway.verify.scan``).
     ``require_covered``: entries no checkpoint covers are a problem, not a notice."""
-    options: dict[str, Any] = {} if store.sqlite else {"isolation_level": "REPEATABLE READ"}
-    with (
-        _gc_paused(),
-        store.engine.connect().execution_options(**options) as conn,
-        conn.begin(),
-    ):
+    with _gc_paused(), store.snapshot() as conn:
         return verify_connection(
             conn,
             verifier,
@@ -363,7 +357,7 @@ def _scan_entries(
     pool = None
     pending: Future[list[int] | None] | None = None
     generated = _columns_generated(conn, report)
-    if not generated and column_store is not None and conn.dialect.name in _COLUMN_CANDIDATES:
+    if not generated and column_store is not None and not dialect_of(conn).columns_generated:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-columns")
         pending = pool.submit(_column_candidates_on, column_store)
     candidates: list[int] | None = []  # generated columns: none to re-check
@@ -392,10 +386,7 @@ def _scan_entries(
 
 def _sqlite_file(store: Store | None) -> str | None:
     """The database file of a SQLite ``store``, for the scan worker (None: no file)."""
-    if store is None or not store.sqlite:
-        return None
-    path = store.engine.url.database
-    return path if path and path != ":memory:" else None
+    return None if store is None else store.database_file
 
 
 @dataclass(frozen=True)

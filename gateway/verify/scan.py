@@ -35,6 +35,7 @@ from pathlib import Path
 from sqlalchemy import Connection
 
 from audit.leaf_scan import ROW_CHUNK, LeafScan, Row, decode, scan_rows
+from gateway.store.dialect import dialect_of
 from xinlian.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def scan_ledger(
     lowest = conn.exec_driver_sql("SELECT min(idx) FROM ledger_entries").scalar()
     highest = conn.exec_driver_sql("SELECT max(idx) FROM ledger_entries").scalar()
     split = split_point(head_size) if head_size >= max(2, split_min_entries) else None
-    if sqlite_path is None or conn.dialect.name != "sqlite" or split is None:
+    if sqlite_path is None or not dialect_of(conn).embedded or split is None:
         return LedgerScan(scan_rows(_row_chunks(conn, 0, head_size), 0), lowest, highest)
     # (2) the worker scans [split, n) while this process scans [0, split)
     worker = _start_worker(sqlite_path, split, head_size)
@@ -175,9 +176,10 @@ def _row_chunks(conn: Connection, start: int, end: int) -> Iterator[Sequence[Row
     statement lazily; PostgreSQL reads one bounded query per chunk (its client cursor
     would hold the whole result)."""
     cursor = conn.connection.cursor()
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    dialect = dialect_of(conn)
+    mark = dialect.placeholder
     try:
-        if conn.dialect.name == "sqlite":
+        if dialect.streams_rows:
             cursor.execute(
                 "SELECT idx, leaf_hash, body FROM ledger_entries "
                 f"WHERE idx >= {mark} AND idx < {mark} ORDER BY idx",

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authz.catalog import Catalog, Category, Purpose
-from authz.decision import (
+from authz.decision import Decision, decide
+from authz.grants import (
+    Grant,
+    GrantState,
+)
+from authz.policy import (
     DEFAULT_POLICY,
     ActiveMatchingGrant,
     AllOf,
@@ -17,16 +22,10 @@ from authz.decision import (
     Consumer,
     ConsumerKind,
     ConsumerKindAllowed,
-    Decision,
     EnterpriseState,
     PublicCategory,
     QueryContext,
     ReasonCode,
-    decide,
-)
-from authz.grants import (
-    Grant,
-    GrantState,
 )
 from xinlian.errors import AccessDenied, InvalidArgument
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from audit.entry import Action, Entry, Outcome
-from gateway.core.caller import CURRENT_PEER, NodeGate, RegistryView
+from gateway.edge.gate import CURRENT_PEER, NodeGate, RegistryView
 from gateway.flows.denials import (
     DENIAL_ENTRIES_PER_NODE,
     DENIAL_WINDOW_S,

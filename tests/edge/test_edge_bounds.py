@@ -19,6 +19,7 @@ from gateway.edge.status import (
     details,
     trailing_metadata,
 )
+from xinlian import wire
 from xinlian.errors import InvalidArgument, NotFound, clip
 from xinlian.v1 import catalog_pb2
 
@@ -67,21 +68,21 @@ def test_identifier_length_is_checked() -> None:
 )
 def test_out_of_range_timestamp_names_the_field(stamp: Timestamp, field: str) -> None:
     with pytest.raises(InvalidArgument) as err:
-        validate.timestamp(stamp, "t")
+        wire.from_ts(stamp, field_name="t")
     assert err.value.metadata == {"field": field}
     with pytest.raises(InvalidArgument):
-        validate.timestamp_us(stamp, "t")
+        wire.timestamp_us(stamp, "t")
 
 
 def test_timestamp_range_ends_and_unset() -> None:
     last = Timestamp(seconds=253_402_300_799, nanos=999_999_999)
-    assert validate.timestamp(last, "t") == datetime(9999, 12, 31, 23, 59, 59, 999999, UTC)
+    assert wire.from_ts(last, field_name="t") == datetime(9999, 12, 31, 23, 59, 59, 999999, UTC)
     first = Timestamp(seconds=-62_135_596_800)
-    assert validate.timestamp(first, "t") == datetime(1, 1, 1, tzinfo=UTC)
-    assert validate.timestamp(Timestamp(), "t", required=False) is None
+    assert wire.from_ts(first, field_name="t") == datetime(1, 1, 1, tzinfo=UTC)
+    assert wire.from_optional_ts(Timestamp(), field_name="t") is None
     with pytest.raises(InvalidArgument):
-        validate.timestamp(Timestamp(), "t")
-    assert validate.timestamp_us(Timestamp(seconds=2, nanos=5_000), "t") == 2_000_005
+        wire.from_ts(Timestamp(), field_name="t")
+    assert wire.timestamp_us(Timestamp(seconds=2, nanos=5_000), "t") == 2_000_005
 
 
 def test_decoder_turns_bad_bytes_into_malformed_request() -> None:

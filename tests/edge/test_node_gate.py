@@ -1,4 +1,4 @@
-"""The authentication steps of gateway.core.caller.NodeGate, with a fake clock."""
+"""The authentication steps of gateway.edge.gate.NodeGate, with a fake clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.core.caller import NodeGate, RegistryView
+from gateway.edge.gate import NodeGate, RegistryView
 from xinlian.clock import FakeClock
 from xinlian.errors import PermissionDenied, Unauthenticated
 from xinlian.pki import (

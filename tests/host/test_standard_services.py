@@ -9,8 +9,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from support.harness import Gateway, LoopThread
 
-from gateway.core.caller import NodeGate, RegistryView
 from gateway.edge.chain import ChainInterceptor
+from gateway.edge.gate import NodeGate, RegistryView
 
 pytestmark = pytest.mark.integration
 

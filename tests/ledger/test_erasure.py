@@ -21,8 +21,8 @@ from support.harness import Gateway
 from support.ledger_helpers import checkpoint, cli_verify, verify
 
 from authz.catalog import Catalog, Purpose
+from gateway.core.bounds import MIN_RETENTION_DAYS
 from gateway.flows.retention import NEGATIVE_RETENTION_DAYS, PruneResult, prune
-from gateway.host.config import MIN_RETENTION_DAYS
 from gateway.store import schema
 from gateway.store.db import Store
 from gateway.store.erasure import decode_kept, record_sha256

@@ -14,8 +14,8 @@ from support.ledger_helpers import checkpoint, seed_batch, tax_records, verify
 
 from audit.merkle import verify_inclusion
 from authz.catalog import Catalog
+from gateway.core.bounds import MIN_RETENTION_DAYS
 from gateway.flows.retention import prune
-from gateway.host.config import MIN_RETENTION_DAYS
 from gateway.store import schema
 from gateway.store.ledger import LeafCache
 from xinlian.clock import FakeClock

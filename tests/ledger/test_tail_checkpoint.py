@@ -23,7 +23,8 @@ from support.ledger_helpers import checkpoint, cli_verify, verifier, verify
 from support.processes import GatewayProcess
 
 import gateway.host.server as server_module
-from gateway.flows.runtime import Runtime, build_runtime
+from gateway.flows.runtime import Runtime
+from gateway.host.assemble import build_runtime
 from gateway.host.config import GatewayConfig
 from gateway.host.home import init_home
 from gateway.store.db import Store

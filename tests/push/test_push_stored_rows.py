@@ -1,7 +1,7 @@
 """The stored record rows say exactly what the agent signed, column by column.
 
 On SQLite the gateway inserts a batch's rows with ONE multi-row ``VALUES`` statement with
-numbered parameters (``gateway.flows.push._sqlite_insert``); on PostgreSQL with ``COPY``.
+numbered parameters (``gateway.store.batch_writes._sqlite_insert``); on PostgreSQL with ``COPY``.
 Either way each column must hold the value and SQL type the record had: texts as texts
 (quotes, backslashes, tabs, CJK and astral characters unchanged), versions and event
 times as integers up to their limits, fields as the record's canonical JSON text.

@@ -15,8 +15,9 @@ from authz.records import (
     REASON_CODES,
     RecordValidator,
 )
-from gateway.store.batch_bytes import canonical_batch_bytes, canonical_bytes, parse_record
-from node_agent.push import _to_pb
+from gateway.services.push_service import parse_record
+from gateway.store.batch_bytes import canonical_batch_bytes, canonical_bytes
+from node_agent.push_batches import _to_pb
 from xinlian.batch import BatchRecord, canonical_batch
 from xinlian.signing import canonical_json
 from xinlian_samples.generator import generate_enterprises, generate_records

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.flows.runtime import Runtime, build_runtime
+from gateway.flows.runtime import Runtime
+from gateway.host.assemble import build_runtime
 from gateway.host.config import GatewayConfig
 from gateway.host.home import init_home
 from gateway.host.server import RunningGateway, start

@@ -1,0 +1,1 @@
+"""Data files shipped with the xinlian package (read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""The working-day calendar: one JSON file per year (see docs/workdays.md)."""
