@@ -228,6 +228,7 @@ def run_scenario(listen: str, enroll: str) -> None:
 
 
 REJECTED = 5  # xinlian.exit_codes.ExitCode.REJECTED: the push rejected some records
+INTEGRITY = 1  # xinlian.exit_codes.ExitCode.INTEGRITY: verification found a bad entry
 SAMPLE_SEED = "7"
 SAMPLE_ENTERPRISES = "20"
 PUSHES = [
@@ -467,7 +468,7 @@ def audit_section(record_id: str, code: str) -> None:
         "verify",
         "--home",
         str(HOME),
-        check=False,
+        expect=INTEGRITY,
         env={"XINLIAN_DB_URL": f"sqlite:///{copy}"},
     )
 
