@@ -84,6 +84,15 @@ class Action(StrEnum):
     RETENTION_ERASED = "retention.erased"
     ACCESS_DENIED = "access.denied"
     STATEMENT_REFUSED = "statement.refused"
+    OBJECTION_FILED = "objection.filed"
+    OBJECTION_ANSWERED = "objection.answered"
+    ENTERPRISE_FROZEN = "enterprise.frozen"
+    ENTERPRISE_UNFROZEN = "enterprise.unfrozen"
+    NOTICE_CREATED = "notice.created"
+    NOTICE_ACKED = "notice.acked"
+    REPAIR_RECORDED = "repair.recorded"
+    REPAIR_APPLIED = "repair.applied"
+    REPAIR_APPLICATION_REFUSED = "repair.application_refused"
 
 
 class Outcome(StrEnum):

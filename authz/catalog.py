@@ -90,6 +90,79 @@ class FieldSpec:
     description: str = ""
 
 
+_END_REASONS = frozenset({"LIST_REMOVED", "CREDIT_REPAIRED"})  # authz.publicity's reasons
+
+
+@dataclass(frozen=True)
+class PublicityOverride:
+    """A longer (or shorter) period for records whose ``field`` holds one of ``values``."""
+
+    field: str
+    values: frozenset[str]
+    min_months: int | None = None
+    max_months: int | None = None
+
+
+@dataclass(frozen=True)
+class Publicity:
+    """How long a public negative record is disclosed as public data (公示期), as data:
+    ``authz.publicity`` applies it. Months count from the day in ``basis_field``."""
+
+    basis_field: str  # the decision or listing date
+    min_months: int  # a repair may end publicity only after this
+    max_months: int  # publicity ends after this at the latest
+    overrides: tuple[PublicityOverride, ...] = ()
+    until_field: str | None = None  # the source's own last day of publicity, if any
+    # dates that end publicity once reached, each with its reason (removal, repair …)
+    end_fields: tuple[tuple[str, str], ...] = ()
+    removable: bool = False  # a removal from the list may be recorded, not only a repair
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any], field_names: tuple[str, ...]) -> Publicity:
+        overrides = tuple(
+            PublicityOverride(
+                field=o["field"],
+                values=frozenset(o["values"]),
+                min_months=o.get("min_months"),
+                max_months=o.get("max_months"),
+            )
+            for o in raw.get("overrides", [])
+        )
+        rule = cls(
+            basis_field=raw["basis_field"],
+            min_months=int(raw["min_months"]),
+            max_months=int(raw["max_months"]),
+            overrides=overrides,
+            until_field=raw.get("until_field"),
+            end_fields=tuple(sorted(raw.get("end_fields", {}).items())),
+            removable=bool(raw.get("removable", False)),
+        )
+        named = [rule.basis_field, *(f for f, _ in rule.end_fields), *(o.field for o in overrides)]
+        if rule.until_field is not None:
+            named.append(rule.until_field)
+        bad_reasons = sorted({r for _, r in rule.end_fields} - _END_REASONS)
+        if bad_reasons:
+            raise ValueError(
+                f"publicity rule: end_fields reasons {bad_reasons} not in {_END_REASONS}"
+            )
+        unknown = sorted(set(named) - set(field_names))
+        if unknown:
+            raise ValueError(f"publicity rule names unknown fields {unknown}")
+        periods = [(rule.min_months, rule.max_months)] + [
+            (
+                rule.min_months if o.min_months is None else o.min_months,
+                rule.max_months if o.max_months is None else o.max_months,
+            )
+            for o in overrides
+        ]
+        for low, high in periods:
+            if not 0 <= low <= high:
+                raise ValueError(
+                    f"publicity rule: need 0 <= min_months <= max_months ({low}, {high})"
+                )
+        return rule
+
+
 @dataclass(frozen=True)
 class Category:
     id: str
@@ -103,6 +176,11 @@ class Category:
     relay_upstream: bool
     purposes: tuple[Purpose, ...] = (Purpose.FINANCING,)
     negative: bool = False  # negative credit information: retention 5 years after event end
+    publicity: Publicity | None = None  # public negative data: how long it is disclosed
+    # while an objection is open: "annotate" (show the record, marked) or "withhold"
+    # (authz.objections); the department answers within objection_answer_days calendar days
+    objection_rule: str = "annotate"
+    objection_answer_days: int = 20
 
     def field(self, name: str) -> FieldSpec | None:
         for spec in self.fields:
@@ -160,7 +238,14 @@ class Catalog:
                 relay_upstream=bool(raw.get("relay_upstream", False)),
                 purposes=tuple(Purpose(p) for p in raw.get("purposes", ["financing"])),
                 negative=bool(raw.get("negative", False)),
+                publicity=_publicity(raw, tuple(names)),
+                objection_rule=str(raw.get("objection_rule", "annotate")),
+                objection_answer_days=int(raw.get("objection_answer_days", 20)),
             )
+            if category.objection_rule not in ("annotate", "withhold"):
+                raise ValueError(f"catalog category {raw['id']}: objection_rule annotate|withhold")
+            if not 1 <= category.objection_answer_days <= 366:
+                raise ValueError(f"catalog category {raw['id']}: objection_answer_days 1-366")
             if category.id in categories:
                 raise ValueError(f"catalog: duplicate category {category.id}")
             categories[category.id] = category
@@ -174,3 +259,17 @@ class Catalog:
     def default(cls) -> Catalog:
         text = resources.files("authz.data").joinpath("catalog.json").read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))
+
+
+def _publicity(raw: Mapping[str, Any], field_names: tuple[str, ...]) -> Publicity | None:
+    rule = raw.get("publicity")
+    if rule is None:
+        return None
+    if not raw.get("public") or not raw.get("negative"):
+        raise ValueError(
+            f"catalog category {raw['id']}: a publicity rule needs public negative data"
+        )
+    try:
+        return Publicity.from_dict(rule, field_names)
+    except ValueError as exc:
+        raise ValueError(f"catalog category {raw['id']}: {exc}") from None

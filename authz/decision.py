@@ -132,8 +132,8 @@ def _allow_fast(
             return None
         all_fields = frozenset(category.field_names)
         return Decision(True, None, "the enterprise's own query", None, all_fields, raw=True)
-    # (2) frozen, (3) open objection, (5) purpose
-    if enterprise.frozen or enterprise.open_objections > 0 or purpose not in category.purposes:
+    # (2) frozen, (5) purpose
+    if enterprise.frozen or purpose not in category.purposes:
         return None
     # (6) public category
     if category.public:

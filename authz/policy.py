@@ -15,10 +15,12 @@ allow, and the first refusal is the reason given:
                            platform or a gateway.
     (2) enterprise frozen  a frozen enterprise's data goes to nobody but the enterprise
                            itself (ENTERPRISE_FROZEN), public categories included.
-    (3) open objection     while an objection (异议) is open, none of the enterprise's data
-                           goes to anybody but the enterprise itself (OPEN_OBJECTION): the
-                           state carries only a count, so the whole enterprise is held, not
-                           only the disputed category.
+    (3) open objection     no longer a gate of the decision: while an objection (异议) is
+                           open the disputed record is shown annotated 异议处理中, or
+                           withheld where its category's ``objection_rule`` says so; the
+                           query path applies that per record (authz.objections,
+                           docs/objections.md). OPEN_OBJECTION stays a known reason code
+                           for entries written before.
     (4) self query         allowed, raw, all fields, whatever the grants or the category's
                            purposes say. The caller has verified the enterprise's signature,
                            freshness and nonce (grants.verify_self_query) before passing
@@ -223,15 +225,6 @@ class NotFrozen:
             raise deny(ReasonCode.ENTERPRISE_FROZEN, "the enterprise's data is frozen")
 
 
-class NoOpenObjection:
-    def check(self, ctx: QueryContext) -> None:
-        if ctx.enterprise.open_objections > 0 and not ctx.self_query:
-            raise deny(
-                ReasonCode.OPEN_OBJECTION,
-                f"the enterprise has {ctx.enterprise.open_objections} open objection(s)",
-            )
-
-
 class IsSelfQuery:
     def check(self, ctx: QueryContext) -> None:
         if not ctx.self_query:
@@ -262,8 +255,7 @@ class ActiveMatchingGrant:
 DEFAULT_POLICY: Check = AllOf(
     [
         ConsumerKindAllowed(),  # (1)
-        NotFrozen(),  # (2)
-        NoOpenObjection(),  # (3)
+        NotFrozen(),  # (2); (3) is applied per record by the query path
         AnyOf(
             [
                 IsSelfQuery(),  # (4)

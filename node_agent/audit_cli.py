@@ -26,6 +26,7 @@ from audit.entry import Action, Outcome
 from audit.export_writer import ExportWriter
 from audit.verify_export import ExportResult
 from authz.catalog import Catalog
+from node_agent.notices import NOTICE_TRACE_COLUMNS, notice_trace_json, notice_trace_row
 
 PIPE_WIDTH = 200
 """Table width when stdout is not a terminal (rich would cut at 80 columns)."""
@@ -280,6 +281,7 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
                     }
                     for d in trace.destinations
                 ],
+                "notices": [notice_trace_json(n) for n in trace.notices],
             }
         )
         return
@@ -343,6 +345,11 @@ def _show_record_trace(record_id: str, trace: Any, as_json: bool) -> None:
     _console().print(destinations)
     if not trace.destinations:
         click.echo("no destinations: no consumer has received any field of this record")
+    if trace.notices:
+        notices = _table(f"record {record_id}: correction notices (更正通知)", NOTICE_TRACE_COLUMNS)
+        for n in trace.notices:
+            notices.add_row(*notice_trace_row(n))
+        _console().print(notices)
 
 
 # --------------------------------------------------------------------------- search

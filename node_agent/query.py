@@ -132,8 +132,13 @@ def response_tables(response: pb.QueryResponse) -> list[Table]:
             table.add_column(column)
         if not result.records:
             table.add_row("-", "(no records)", "", "")
+        if result.withheld:
+            table.add_row("-", f"({result.withheld} withheld: objection open)", "", "")
         for record in result.records:
             label = f"{record.record_id} v{record.version}"
+            for note in record.objections:  # docs/objections.md
+                table.add_row(label, note.label, note.objection_id, note.finding)
+                label = ""
             for f in record.fields:
                 table.add_row(label, f.name, f.value, f.mask)
                 label = ""
@@ -164,9 +169,20 @@ def response_json(response: pb.QueryResponse) -> dict[str, object]:
                         "fields": [
                             {"name": f.name, "value": f.value, "mask": f.mask} for f in rec.fields
                         ],
+                        "objections": [
+                            {
+                                "objection_id": n.objection_id,
+                                "state": n.state,
+                                "label": n.label,
+                                "filed_at": n.filed_at.ToDatetime(tzinfo=UTC).isoformat(),
+                                "finding": n.finding,
+                            }
+                            for n in rec.objections
+                        ],
                     }
                     for rec in r.records
                 ],
+                "withheld": r.withheld,
             }
             for r in response.categories
         ],

@@ -8,14 +8,14 @@ name (the value of ``authz.catalog.Purpose``), a grant by the fields it has
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from xinlian.errors import InvalidArgument
-from xinlian.v1 import authorization_pb2, common_pb2
+from xinlian.v1 import authorization_pb2, common_pb2, objections_pb2
 
 KIND_TO_WIRE: dict[str, common_pb2.NodeKind] = {
     "city_platform": common_pb2.NODE_KIND_CITY_PLATFORM,
@@ -137,3 +137,12 @@ def grant_to_wire(grant: GrantFields) -> authorization_pb2.Grant:
         max_uses=grant.max_uses or 0,
         issued_at=ts(grant.issued_at),
     )
+
+
+def objection_to_wire(canonical: Mapping[str, Any]) -> objections_pb2.ObjectionStatement:
+    """An objection statement (``authz.objections.Objection.to_canonical_dict()``) on the
+    wire: the same keys, ``issued_at`` as a timestamp."""
+    body = {k: v for k, v in canonical.items() if k not in ("v", "type", "issued_at")}
+    message = objections_pb2.ObjectionStatement(**body)
+    message.issued_at.FromJsonString(canonical["issued_at"])
+    return message

@@ -21,6 +21,9 @@ from gateway.host.cli import gateway_group
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.cli import admin_group, node_group
+from node_agent.notices_cli import notices_group
+from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
+from node_agent.repairs_cli import repair_group
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian_cli.audit import audit_group
@@ -41,6 +44,8 @@ def cli() -> None:
 
 
 agent_group.add_command(sample_cmd)  # sample data is not the agent's, but lives in its group
+agent_group.add_command(agent_objections_group)
+enterprise_group.add_command(freeze_cmd)
 
 cli.add_command(gateway_group)
 cli.add_command(node_group)
@@ -50,6 +55,9 @@ cli.add_command(enterprise_group)
 cli.add_command(grant_group)
 cli.add_command(query_cmd)
 cli.add_command(audit_group)
+cli.add_command(notices_group)
+cli.add_command(repair_group)
+cli.add_command(objection_group)
 
 
 def _reason(error: grpc.RpcError) -> str:

@@ -80,6 +80,20 @@ def _fine(ctx: Ctx) -> str | None:
     )
 
 
+_LONGER_PUBLICITY = ("特种设备", "安全生产", "消防")  # at least a year (catalog publicity)
+
+
+def _penalty_domain(ctx: Ctx) -> str:
+    return ctx.pick(
+        "penalty_domain", (("市场监管", 85), ("特种设备", 5), ("安全生产", 5), ("消防", 5))
+    )
+
+
+def _g_publicity_until(ctx: Ctx) -> str:
+    longer = _penalty_domain(ctx) in _LONGER_PUBLICITY
+    return days(ctx.day, ctx.rng.choice((365, 1095) if longer else (90, 365, 1095))).isoformat()
+
+
 def _g_penalty_content(ctx: Ctx) -> str:
     parts = []
     if "警告" in _penalty_type(ctx):
@@ -227,7 +241,8 @@ _known("penalty_content", _S, _g_penalty_content)
 _known("fine_amount", _D, _fine)
 _known("confiscated_amount", _D, _g_confiscated)
 _known("decision_date", _DA, lambda c: c.day.isoformat())
-_known("publicity_until", _DA, lambda c: days(c.day, c.rng.choice((90, 365, 1095))).isoformat())
+_known("penalty_domain", _S, _penalty_domain)
+_known("publicity_until", _DA, _g_publicity_until)
 _known("penalty_authority", _S, authority)
 # judicial
 _known("case_no", _S, _g_case_no)

@@ -44,6 +44,30 @@ ACCESS: dict[str, frozenset[str] | str] = {
     "/xinlian.v1.AuditService/TraceRecord": frozenset({"officer"}),
     "/xinlian.v1.AuditService/TraceEnterprise": frozenset({"officer"}),
     "/xinlian.v1.AuditService/ExportLedger": frozenset({"officer"}),
+    # correction notices: every consumer reads its own queue
+    "/xinlian.v1.NoticeService/PullNotices": CONSUMERS,
+    "/xinlian.v1.NoticeService/AckNotices": CONSUMERS,
+    # credit repair: the source department or the credit center (an admin node) records;
+    # a city platform files the enterprise's application
+    "/xinlian.v1.RepairService/RecordRepair": frozenset({"department", "admin"}),
+    "/xinlian.v1.RepairService/ApplyForRepair": frozenset({"city_platform"}),
+    "/xinlian.v1.RepairService/RefuseRepairApplication": frozenset({"department", "admin"}),
+    "/xinlian.v1.RepairService/ListRepairs": frozenset(
+        {"department", "admin", "officer", "city_platform"}
+    ),
+    "/xinlian.v1.RepairService/ListRepairApplications": frozenset(
+        {"department", "admin", "officer"}
+    ),
+    # objections (docs/objections.md): the flow narrows listing and reading further
+    "/xinlian.v1.ObjectionService/FileObjection": frozenset({"city_platform"}),
+    "/xinlian.v1.ObjectionService/ListObjections": frozenset(
+        {"city_platform", "department", "admin", "officer"}
+    ),
+    "/xinlian.v1.ObjectionService/GetObjection": frozenset(
+        {"city_platform", "department", "admin", "officer"}
+    ),
+    "/xinlian.v1.ObjectionService/AnswerObjection": frozenset({"department"}),
+    "/xinlian.v1.ObjectionService/FreezeEnterprise": frozenset({"admin"}),
     # standard services
     "/grpc.health.v1.Health/Check": ALL_KINDS,
     "/grpc.health.v1.Health/Watch": ALL_KINDS,

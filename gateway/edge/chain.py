@@ -10,6 +10,8 @@ Every RPC passes these steps, in this order:
    then ``decode`` — the request bytes become the method's request message
    (``gateway.edge.decode``; bytes that do not decode are INVALID_ARGUMENT);
 4. ``observe``     — one log line and metrics per call (no request bodies, no secrets);
+   while tracing is on (``gateway.core.metrics.TRACING``), the call is one server span,
+   a child of the caller's W3C ``traceparent``, carrying method, node, code and request id;
 5. ``translate``   — XinLian errors become gRPC statuses here, once; any other exception
    becomes INTERNAL with only the request id, never its text. A refusal of a known node,
    or of a signed statement, is first written to the ledger (``gateway.flows.denials``).
@@ -26,10 +28,12 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from opentelemetry import metrics
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
 from audit.entry import Action
 from gateway.core.caller import CURRENT_CALLER, CURRENT_REQUEST_ID, Caller, Gate
+from gateway.core.metrics import TRACING, rpc_calls, rpc_duration, tracer
 from gateway.edge.access import ACCESS, BOOTSTRAP
 from gateway.edge.decode import decode_stream, decoder
 from gateway.edge.gate import CURRENT_PEER
@@ -43,9 +47,6 @@ from gateway.flows.denials import Denial, DenialRecorder, Refusal, mark, refusal
 from xinlian.errors import PermissionDenied, Unauthenticated, XinLianError
 
 log = logging.getLogger("xinlian.rpc")
-_meter = metrics.get_meter("xinlian.gateway")
-_calls = _meter.create_counter("xinlian.rpc.calls", description="RPCs by method and code")
-_latency = _meter.create_histogram("xinlian.rpc.duration", unit="ms")
 MAX_WRAPPED_METHODS = 1024  # bounds the per-method cache (unknown methods never reach it)
 
 
@@ -120,8 +121,10 @@ class _Steps:
         # certificate claims (even when authentication refused it) and the reason
         elapsed_ms = (time.perf_counter() - started) * 1000
         attrs = {"method": self.method, "code": code.name}
-        _calls.add(1, attrs)
-        _latency.record(elapsed_ms, attrs)
+        rpc_calls.add(1, attrs)
+        rpc_duration.record(elapsed_ms, attrs)
+        if TRACING.enabled:
+            _annotate_span(code, request_id)
         level = logging.WARNING if code in _REFUSED_CODES else logging.INFO
         if not log.isEnabledFor(level):
             return
@@ -185,6 +188,40 @@ class _Steps:
 _REFUSED_CODES = frozenset({grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED})
 
 
+def _annotate_span(code: grpc.StatusCode, request_id: str) -> None:
+    span = trace.get_current_span()
+    span.set_attributes(
+        {
+            "rpc.grpc.status_code": code.value[0],
+            "xinlian.code": code.name,
+            "xinlian.node": _caller_name(),
+            "xinlian.request_id": request_id,
+        }
+    )
+    if code is not grpc.StatusCode.OK:
+        span.set_status(trace.Status(trace.StatusCode.ERROR, code.name))
+
+
+def _span_start(steps: _Steps, context: aio.ServicerContext) -> Any:
+    """Tracing on: a server span for the call, a child of the caller's W3C
+    ``traceparent`` (gRPC metadata) if it sent one, made current; its detach token."""
+    carrier = {key: value for key, value in (context.invocation_metadata() or ())}
+    parent = propagate.extract(carrier)
+    span = tracer.start_span(
+        steps.method.rsplit("/", 1)[-1] or steps.method,
+        context=parent,
+        kind=trace.SpanKind.SERVER,
+        attributes={"rpc.system": "grpc", "rpc.method": steps.method},
+    )
+    return span, otel_context.attach(trace.set_span_in_context(span, parent))
+
+
+def _span_end(started: Any) -> None:
+    span, token = started
+    otel_context.detach(token)
+    span.end()
+
+
 def _caller_name() -> str:
     caller = CURRENT_CALLER.get()
     if isinstance(caller, Caller):
@@ -217,6 +254,7 @@ async def _drain(result: Any) -> AsyncIterator[Any]:
 async def _around(steps: _Steps, context: aio.ServicerContext) -> AsyncIterator[str]:
     """The steps around one call: (1)-(3) before it, (4) after it, (5) if it fails."""
     request_id, started = secrets.token_hex(8), time.perf_counter()
+    span = _span_start(steps, context) if TRACING.enabled else None
     try:
         await steps.before(context, request_id)
         yield request_id
@@ -225,7 +263,11 @@ async def _around(steps: _Steps, context: aio.ServicerContext) -> AsyncIterator[
             raise
         await steps.fail(context, exc, request_id, started)
         raise
-    steps.observe(request_id, started, grpc.StatusCode.OK)
+    else:
+        steps.observe(request_id, started, grpc.StatusCode.OK)
+    finally:
+        if span is not None:
+            _span_end(span)
 
 
 def _wrap(handler: grpc.RpcMethodHandler, steps: _Steps) -> grpc.RpcMethodHandler:

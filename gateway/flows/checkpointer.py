@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, select
 
@@ -90,7 +92,18 @@ async def sign_at_shutdown(rt: Runtime) -> None:
         log.info("checkpoint at shutdown: tree size %d", stored.tree_size)
 
 
-async def run_checkpointer(rt: Runtime) -> None:
+@dataclass
+class CheckpointerState:
+    """What the background task last achieved, for readiness and metrics: when a tick
+    last left the whole ledger covered by a checkpoint (signed one, or found nothing new
+    to sign), and the tree size it covered. An idle gateway keeps this fresh; a
+    checkpointer that cannot sign lets it age."""
+
+    covered_at: datetime | None = None
+    tree_size: int = 0
+
+
+async def run_checkpointer(rt: Runtime, state: CheckpointerState | None = None) -> None:
     """Background task started with the server: sign at once, then every interval.
 
     Returns when cancelled. A failed attempt is logged (type only) and retried at the
@@ -100,11 +113,15 @@ async def run_checkpointer(rt: Runtime) -> None:
     loop = asyncio.get_running_loop()
     while True:
         try:
-            await loop.run_in_executor(
+            stored = await loop.run_in_executor(
                 None, sign_checkpoint, rt.store, rt.signer, rt.config.origin, rt.clock
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.warning("checkpoint signing failed: %s", type(exc).__name__)
+        else:
+            if state is not None:
+                state.covered_at = rt.clock.now()
+                state.tree_size = stored.tree_size if stored is not None else 0
         await asyncio.sleep(interval)

@@ -370,19 +370,11 @@ def rotate_key(
     return work
 
 
-def remember_nonce(
-    conn: Connection,
-    credit_code: str,
-    nonce: str,
-    now: datetime,
-    *,
-    postgres: bool | None = None,
-) -> None:
+def remember_nonce(conn: Connection, credit_code: str, nonce: str, now: datetime) -> None:
     """Record a self-query nonce in the caller's transaction; refuse one seen before.
 
     Expired nonces of the enterprise are deleted first (they can no longer be replayed:
-    the statement's freshness check refuses them). ``postgres`` is unused (the engine is
-    ``conn``'s), kept until its caller stops passing it.
+    the statement's freshness check refuses them).
     """
     us = to_us(now)
     conn.execute(

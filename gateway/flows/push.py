@@ -61,7 +61,6 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection
 
@@ -76,6 +75,7 @@ from authz.records import (
     check_event_time_us,
 )
 from gateway.core.caller import Caller
+from gateway.flows.denials import Refusal, mark
 from gateway.flows.registry import get_node
 from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.store import batch_storage, batch_writes
@@ -96,7 +96,6 @@ from xinlian.errors import (
     PermissionDenied,
     Unauthenticated,
 )
-from xinlian.pki import fingerprint
 from xinlian.signing import VerifierKey, verify
 
 MAX_BATCH_RECORDS = limits.MAX_BATCH_RECORDS
@@ -104,7 +103,6 @@ MAX_INFLIGHT_BATCHES = limits.MAX_INFLIGHT_BATCHES_PER_STREAM
 MAX_BATCH_ID_LEN = limits.MAX_BATCH_ID_LEN
 MAX_SIGNED_CONTENT_BYTES = limits.MAX_MESSAGE_BYTES
 MAX_CATEGORY_LEN = 64
-MAX_KEY_CACHE = 1024
 BATCH_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 OUTCOME_LETTER = {"accepted": "A", "duplicate": "D", "rejected": "R"}
@@ -150,7 +148,7 @@ class PreparedBatch:
     verdicts: list[RecordVerdict] = field(default_factory=list)  # per record
     rows: list[Row] = field(default_factory=list)  # the valid records
     positions: list[int] = field(default_factory=list)  # batch position of each row
-    rows_flat: list[str | int] = field(default_factory=list)  # SQLite: ``rows``, flattened
+    rows_flat: list[str | int] = field(default_factory=list)  # ``rows``, flattened
     letters: str = ""  # the outcome letters if no valid record is stored already
     entry: Entry | None = None  # the ledger entry of that outcome
     earliest_event_us: int | None = None  # of every signed record, valid or not
@@ -180,42 +178,16 @@ class PushHandler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.validator = RecordValidator(rt.catalog)
-        self._keys: dict[str, VerifierKey] = {}
 
     # -- the stream's caller ------------------------------------------------------------
-    async def session(self, caller: Caller, certificates: Callable[[], Sequence[bytes]]) -> Session:
-        """The stream's session; ``certificates``: the PEM certificates the caller
-        presented, asked for only when its key is not cached."""
+    async def session(self, caller: Caller) -> Session:
+        """The stream's session: the caller's department, its categories, and the key of
+        the certificate it presented (TLS verified it, the edge's gate checked it against
+        the registry and put its public key in ``caller``)."""
         node = await self.rt.read(lambda conn: get_node(conn, caller.node_id))
         if node is None:
             raise Unauthenticated("certificate does not match the registry", reason="UNKNOWN_NODE")
-        return Session(caller, frozenset(node.categories), self._peer_key(caller, certificates))
-
-    def _peer_key(self, caller: Caller, certificates: Callable[[], Sequence[bytes]]) -> VerifierKey:
-        """The public key of the certificate the caller presented (TLS verified it and the
-        edge checked it against the registry); cached by fingerprint."""
-        key = self._keys.get(caller.fingerprint)
-        if key is not None:
-            return key
-        values = certificates()
-        if not values:
-            raise Unauthenticated("no client certificate", reason="NO_CLIENT_CERTIFICATE")
-        cert = x509.load_pem_x509_certificate(bytes(values[0]))
-        if fingerprint(cert) != caller.fingerprint:
-            raise Unauthenticated("certificate changed during the call", reason="UNKNOWN_NODE")
-        public = cert.public_key()
-        if not (
-            isinstance(public, ed25519.Ed25519PublicKey)
-            or (
-                isinstance(public, ec.EllipticCurvePublicKey)
-                and isinstance(public.curve, ec.SECP256R1)
-            )
-        ):
-            raise PermissionDenied("certificate key type not accepted", reason="BAD_KEY_TYPE")
-        if len(self._keys) >= MAX_KEY_CACHE:
-            self._keys.clear()
-        self._keys[caller.fingerprint] = public
-        return public
+        return Session(caller, frozenset(node.categories), signing_key(caller))
 
     # -- steps (1)–(4) ------------------------------------------------------------------
     async def prepare(self, session: Session, batch: WireBatch) -> PreparedBatch:
@@ -293,7 +265,7 @@ class PushHandler:
         check_records(self.validator, prepared, decoded)
         prepared.earliest_event_us = min((record[3] for record in decoded), default=None)
         prepared.stored, prepared.stored_encoding = batch_storage.pack(canonical)
-        if self.rt.store.sqlite and prepared.rows:
+        if prepared.rows:  # the bulk write's values, made here, outside the write lock
             prepared.rows_flat = batch_writes.flat_rows(prepared.rows)
         # (5, prepared here, outside the write lock) the outcome and entry if every valid
         # record is new
@@ -355,6 +327,22 @@ class PushHandler:
             return _outcome(batch, letters, index)
 
         return work
+
+
+def signing_key(caller: Caller) -> VerifierKey:
+    """The caller's certificate key, if batches can be signed with it: Ed25519 or P-256.
+    Another key type refuses the stream, PERMISSION_DENIED ``BAD_KEY_TYPE``, and the
+    refusal is an ``access.denied`` ledger entry (``gateway.flows.denials``)."""
+    key = caller.public_key
+    if key is None:
+        raise Unauthenticated("no client certificate", reason="NO_CLIENT_CERTIFICATE")
+    if isinstance(key, ed25519.Ed25519PublicKey) or (
+        isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+    ):
+        return key
+    refused = PermissionDenied("certificate key type not accepted", reason="BAD_KEY_TYPE")
+    mark(refused, Refusal(Action.ACCESS_DENIED))
+    raise refused
 
 
 def check_records(

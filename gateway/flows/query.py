@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ from authz.enterprise_statements import (
     verify_self_query,
 )
 from authz.grants import GrantState
+from authz.objections import Note, ObjectionRule, notes_for
 from gateway.core.caller import Caller
 from gateway.flows.enterprises import (
     ENTERPRISE_NOT_REGISTERED,
@@ -69,8 +69,10 @@ from gateway.flows.enterprises import (
     remember_nonce,
 )
 from gateway.flows.grants import consume_use, read_grant_states
-from gateway.flows.runtime import Runtime, new_trace_id
+from gateway.flows.publicity import PublicityFilter
+from gateway.flows.runtime import Runtime, checked_trace_id
 from gateway.store.committer import LedgerTx
+from gateway.store.objections_store import attached_notes
 from gateway.store.query_reads import ParsedFields, StoredRecord, latest_records, placeholder
 from gateway.store.timeutil import to_us
 from xinlian.errors import (
@@ -79,12 +81,10 @@ from xinlian.errors import (
     NotFound,
     PermissionDenied,
 )
-from xinlian.limits import MAX_TRACE_ID_LEN
 
 SELF_QUERY_KINDS = frozenset({"city_platform"})
 SELF_QUERY_NOT_PLATFORM = "SELF_QUERY_NOT_PLATFORM"
 
-_TRACE_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _DISCLOSURE_COLUMNS = (
     "ledger_index",
     "record_pk",
@@ -119,6 +119,10 @@ class CategoryOutcome:
     category: Category
     decision: Decision
     records: list[tuple[StoredRecord, list[DisclosedField]]] = field(default_factory=list)
+    # objections shown with a record (by its pk), and records withheld while an objection
+    # to them is open (authz.objections)
+    notes: dict[int, tuple[Note, ...]] = field(default_factory=dict)
+    withheld: int = 0
 
     @property
     def allowed(self) -> bool:
@@ -156,8 +160,8 @@ class QueryHandler:
         self.policy = load_default_policy(rt.catalog)
         self.caches = rt.authz_caches
         self.parsed = ParsedFields()
+        self.publicity = PublicityFilter(rt.catalog)
         self.all_categories = tuple(rt.catalog.categories.values())
-        self.postgres = not rt.store.sqlite
         self.valid_codes: set[str] = set()  # credit codes whose check character passed
         self.consumers: dict[tuple[str, str], Consumer] = {}  # checked Consumer values
         self._insert_disclosures: dict[str, str] = {}
@@ -168,13 +172,7 @@ class QueryHandler:
 
     def trace_id(self, trace_id: str) -> str:
         """The request's trace id, or a new one if it names none."""
-        if not trace_id:
-            return new_trace_id()
-        if len(trace_id) > MAX_TRACE_ID_LEN or _TRACE_ID_RE.fullmatch(trace_id) is None:
-            raise InvalidArgument.field(
-                "trace_id", trace_id, f"1-{MAX_TRACE_ID_LEN} characters [A-Za-z0-9._:-]"
-            )
-        return trace_id
+        return checked_trace_id(trace_id)
 
     def credit_code(self, credit_code: str) -> str:
         """The credit code, its check character verified (remembered once it passed)."""
@@ -347,10 +345,20 @@ class QueryHandler:
         spec = item.spec
         role = role_for(item.consumer.kind, self_query=spec.self_query is not None)
         secret = self.rt.pseudonym_secret
-        for record in latest_records(conn, spec.credit_code, list(allowed), parsed=self.parsed):
+        attached = attached_notes(conn, spec.credit_code)
+        records = latest_records(conn, spec.credit_code, list(allowed), parsed=self.parsed)
+        for record in self.publicity.public(conn, records, item.now, own=spec.self_query):
             outcome = allowed.get(record.category)
             if outcome is None:
                 continue
+            notes = attached.get((record.source_node_id, record.record_id)) if attached else None
+            if notes:
+                rule = ObjectionRule(outcome.category.objection_rule)
+                shown = notes_for(rule, notes, own_query=spec.self_query is not None)
+                if shown is None:
+                    outcome.withheld += 1
+                    continue
+                outcome.notes[record.pk] = shown
             masked = desensitize_record(
                 record.fields,
                 outcome.category,
@@ -384,9 +392,7 @@ class QueryHandler:
                     _used_up(o) if o.decision.grant_id in used_up else o for o in outcomes
                 )
             if spec.self_query is not None:
-                remember_nonce(
-                    conn, spec.credit_code, spec.self_query.nonce, item.now, postgres=self.postgres
-                )
+                remember_nonce(conn, spec.credit_code, spec.self_query.nonce, item.now)
             index = ledger.append(_entry(item, outcomes))
             disclosure_rows.extend((index, *row) for row in _disclosures(item, outcomes))
             out.append(Committed(spec, index, outcomes, used_up))
@@ -464,6 +470,8 @@ def _entry(item: Prepared, outcomes: Sequence[CategoryOutcome]) -> Entry:
                 records.append(ref)
             cat["masks"] = masks
             cat["records"] = records
+            if outcome.withheld:
+                cat["withheld"] = outcome.withheld  # open objections, rule "withhold"
         categories[outcome.category.id] = cat
     allowed = any(o.decision.allowed for o in outcomes)
     details: dict[str, Any] = {

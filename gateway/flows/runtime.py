@@ -4,6 +4,7 @@ by ``gateway.host.assemble.build_runtime``."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from gateway.flows.registry import Registry
 from gateway.store.committer import GroupCommitter, Work
 from gateway.store.db import Store
 from xinlian.clock import Clock
+from xinlian.errors import InvalidArgument
+from xinlian.limits import MAX_TRACE_ID_LEN
+from xinlian.workdays import WorkdayCalendar, load_calendar
 
 T = TypeVar("T")
 
@@ -60,6 +64,8 @@ class Runtime:
     # Refusals of known nodes as ledger entries, with flood control (gateway.flows.denials);
     # the chain writes them. Closed (pending summaries written) at shutdown.
     denials: DenialRecorder | None = None
+    # Chinese working days (xinlian.workdays), loaded once: objection deadlines
+    calendar: WorkdayCalendar = field(default_factory=load_calendar, repr=False)
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)
@@ -75,3 +81,18 @@ class Runtime:
 def new_trace_id() -> str:
     request_id = CURRENT_REQUEST_ID.get()
     return request_id + secrets.token_hex(4) if request_id else secrets.token_hex(12)
+
+
+_TRACE_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def checked_trace_id(trace_id: str) -> str:
+    """A request's trace id, checked, or a new one if it names none (every flow that
+    takes one from the caller: queries, objections)."""
+    if not trace_id:
+        return new_trace_id()
+    if len(trace_id) > MAX_TRACE_ID_LEN or _TRACE_ID_RE.fullmatch(trace_id) is None:
+        raise InvalidArgument.field(
+            "trace_id", trace_id, f"1-{MAX_TRACE_ID_LEN} characters [A-Za-z0-9._:-]"
+        )
+    return trace_id

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, or_, select
 
 from audit.entry import Action, Outcome
+from gateway.flows.notice_trace import NoticeTrace, notices_of
 from gateway.store import schema
 from gateway.store.dialect import dialect_of
 from gateway.store.ledger import ENTRY_COLUMNS, LedgerRow, row_to_entry
@@ -77,6 +78,8 @@ class Destination:
 class RecordTrace:
     sources: tuple[Source, ...]
     destinations: tuple[Destination, ...]
+    notices: tuple[NoticeTrace, ...] = ()
+    """Correction notices of the record's superseded versions (gateway.flows.notices)."""
 
 
 def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> RecordTrace:
@@ -157,7 +160,7 @@ def trace_record(conn: Connection, record_id: str, source_node_id: str = "") -> 
                 trace_id=row.trace_id,
             )
         )
-    return RecordTrace(sources, tuple(destinations))
+    return RecordTrace(sources, tuple(destinations), notices_of(conn, list(by_pk)))
 
 
 def _masks(text: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from gateway.store.committer import GroupCommitter
 from gateway.store.db import Store
 from xinlian.clock import Clock, SystemClock
 from xinlian.pki import load_cert, load_private_key
+from xinlian.workdays import load_calendar
 
 
 def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
@@ -43,4 +44,5 @@ def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
         denials=DenialRecorder(committer, clock),
         signer=NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip()),
         pseudonym_secret=config.pseudonym_key.read_bytes(),
+        calendar=load_calendar(config.calendar_dirs),
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -107,6 +106,10 @@ def config_cmd(home: Path) -> None:
 @click.option("--enroll-listen", help="Enrollment address HOST:PORT (default from config).")
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
+    "--log-format", type=click.Choice(["text", "json"]), help="Log lines (default from config)."
+)
+@click.option("--ops-listen", help="Ops HTTP address HOST:PORT; '' for none (default: config).")
+@click.option(
     "--workers",
     type=click.IntRange(1, MAX_WORKERS),
     default=1,
@@ -119,6 +122,8 @@ def serve_cmd(
     listen: str | None,
     enroll_listen: str | None,
     log_level: str,
+    log_format: str | None,
+    ops_listen: str | None,
     workers: int,
     reuse_port: bool,
 ) -> None:
@@ -131,16 +136,29 @@ def serve_cmd(
     """
     from gateway.host.assemble import build_runtime
     from gateway.host.server import serve_forever
+    from gateway.host.telemetry import configure_logging
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    config = load_config(
+        home,
+        listen=listen,
+        enroll_listen=enroll_listen,
+        log_format=log_format,
+        ops_listen=ops_listen,
     )
-    config = load_config(home, listen=listen, enroll_listen=enroll_listen)
+    configure_logging(log_level, config.log_format)
     if workers > 1:
         _serve_pool(home, config, log_level, workers)
         return
     runtime = build_runtime(config)
-    asyncio.run(serve_forever(runtime, config.listen, config.enroll_listen, reuse_port=reuse_port))
+    asyncio.run(
+        serve_forever(
+            runtime,
+            config.listen,
+            config.enroll_listen,
+            reuse_port=reuse_port,
+            ops_listen=config.ops_listen,
+        )
+    )
 
 
 def _die_with_parent() -> None:
@@ -153,6 +171,15 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _worker_ops(ops_listen: str, index: int) -> str:
+    """Worker ``index``'s ops address: the configured port plus the index (each worker
+    is scraped and probed on its own port); none when the ops port is off or 0."""
+    host, _, port = ops_listen.rpartition(":")
+    if not ops_listen or int(port) == 0:
+        return ""
+    return f"{host}:{int(port) + index}"
 
 
 def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int) -> None:
@@ -170,9 +197,16 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
     # (2) start the workers, each a full gateway with SO_REUSEPORT
     command = [sys.executable, "-m", "xinlian_cli.main", "gateway", "serve", "--home", str(home)]
     command += ["--listen", config.listen, "--log-level", log_level, "--reuse-port"]
+    command += ["--log-format", config.log_format]
     if config.enroll_listen:
         command += ["--enroll-listen", config.enroll_listen]
-    procs = [subprocess.Popen(command, preexec_fn=_die_with_parent) for _ in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [*command, "--ops-listen", _worker_ops(config.ops_listen, i)],
+            preexec_fn=_die_with_parent,
+        )
+        for i in range(workers)
+    ]
     stopping = False
 
     def stop(signum: int, frame: object) -> None:

@@ -22,12 +22,21 @@ DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
 DEFAULT_RETENTION_DAYS = 183  # 网络安全法 第二十一条: network logs at least 6 months
 DEFAULT_ENROLLMENT_TOKEN_TTL_H = 72
 DEFAULT_NODE_CERT_DAYS = 90
+DEFAULT_OPS_LISTEN = "127.0.0.1:9464"  # plain HTTP /healthz /readyz /metrics; "" turns it off
+LOG_FORMATS = ("text", "json")
+CHECKPOINT_AGE_SLACK_S = 10.0
+"""Readiness allows a checkpoint age of 3 checkpoint intervals plus this, by default."""
 
 _PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
 
 
 def redact_url(url: str) -> str:
     return _PASSWORD_RE.sub(r"\1***\3", url)
+
+
+def _is_host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit() and int(port) < 65536
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,27 @@ class GatewayConfig:
     retention_days: int = DEFAULT_RETENTION_DAYS
     enrollment_token_ttl_h: int = DEFAULT_ENROLLMENT_TOKEN_TTL_H
     node_cert_days: int = DEFAULT_NODE_CERT_DAYS
+    ops_listen: str = DEFAULT_OPS_LISTEN
+    log_format: str = "text"
+    readiness_max_checkpoint_age_s: float | None = None  # None: 3 × interval + slack
+    # extra working-day calendar directories (YYYY.json, docs/workdays.md)
+    calendar_dirs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+        if self.ops_listen and not _is_host_port(self.ops_listen):
+            raise ValueError(f"ops_listen {self.ops_listen!r} is not HOST:PORT")
+        bound = self.readiness_max_checkpoint_age_s
+        if bound is not None and not bound > 0:
+            raise ValueError("readiness_max_checkpoint_age_s must be positive")
+
+    @property
+    def max_checkpoint_age_s(self) -> float:
+        """The checkpoint age above which the gateway is not ready."""
+        if self.readiness_max_checkpoint_age_s is not None:
+            return self.readiness_max_checkpoint_age_s
+        return 3 * self.checkpoint_interval_s + CHECKPOINT_AGE_SLACK_S
 
     # --- files under home -------------------------------------------------------------
     @property
@@ -110,6 +140,7 @@ class GatewayConfig:
             )
         data = json.loads(path.read_text(encoding="utf-8"))
         data["server_hosts"] = tuple(data.get("server_hosts", ()))
+        data["calendar_dirs"] = tuple(data.get("calendar_dirs", ()))
         config = cls(home=home, **data)
         clean = {k: v for k, v in overrides.items() if v is not None}
         return replace(config, **clean) if clean else config

@@ -17,17 +17,24 @@ from dataclasses import dataclass
 
 import grpc
 from grpc import aio
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 
 from gateway.edge.chain import ChainInterceptor
 from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
+from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
+from gateway.host import telemetry
+from gateway.host.health import Monitor
+from gateway.host.ops import OpsServer
 from gateway.host.reflection import enable_reflection
 from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
 from gateway.services.exchange_service import ExchangeServicer
+from gateway.services.notices_service import NoticeServicer
+from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
+from gateway.services.repair_service import RepairServicer
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
     audit_pb2,
@@ -38,8 +45,14 @@ from xinlian.v1 import (
     catalog_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    notices_pb2,
+    notices_pb2_grpc,
+    objections_pb2,
+    objections_pb2_grpc,
     registry_pb2,
     registry_pb2_grpc,
+    repairs_pb2,
+    repairs_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -58,6 +71,9 @@ SERVICE_NAMES = (
     exchange_pb2.DESCRIPTOR.services_by_name["ExchangeService"].full_name,
     authorization_pb2.DESCRIPTOR.services_by_name["AuthorizationService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    notices_pb2.DESCRIPTOR.services_by_name["NoticeService"].full_name,
+    objections_pb2.DESCRIPTOR.services_by_name["ObjectionService"].full_name,
+    repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -70,8 +86,16 @@ class RunningGateway:
     enroll_port: int
     health: health.aio.HealthServicer
     background: list[asyncio.Task[None]]
+    monitor: Monitor | None = None  # readiness, gRPC health, gauges (gateway.host.health)
+    ops: OpsServer | None = None  # /healthz /readyz /metrics (gateway.host.ops)
+    ops_port: int = 0
 
     async def stop(self, grace: float | None = GRACE_PERIOD_S) -> None:
+        if self.monitor is not None:
+            self.monitor.stopping = True
+            telemetry.remove_source(self.monitor)
+        if self.ops is not None:
+            await self.ops.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         for task in self.background:
@@ -101,14 +125,24 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
         AuthorizationServicer(rt), server
     )
     audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(rt), server)
+    objections_pb2_grpc.add_ObjectionServiceServicer_to_server(ObjectionServicer(rt), server)
+    notices_pb2_grpc.add_NoticeServiceServicer_to_server(NoticeServicer(rt), server)
+    repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
 
 
 async def start(
-    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+    rt: Runtime,
+    listen: str,
+    enroll_listen: str | None,
+    *,
+    reuse_port: bool = False,
+    ops_listen: str | None = None,
 ) -> RunningGateway:
     """Start serving; ports ending in ``:0`` are chosen by the OS (tests). With
     ``reuse_port`` several worker processes listen on the same ports (SO_REUSEPORT; the
-    kernel spreads new connections over them)."""
+    kernel spreads new connections over them). ``ops_listen``: the plain-HTTP ops port
+    (gateway.host.ops), none if empty."""
+    telemetry.setup()
     # a SIGKILL may have left entries that no checkpoint covers: sign them before serving
     await sign_now(rt)
     server = aio.server(
@@ -132,17 +166,36 @@ async def start(
         )
     rt.committer.start()
     await server.start()
-    background = [asyncio.get_running_loop().create_task(run_checkpointer(rt), name="checkpointer")]
-    for name in (*SERVICE_NAMES, ""):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return RunningGateway(server, rt, port, enroll_port, health_servicer, background)
+    loop = asyncio.get_running_loop()
+    max_age = getattr(rt.config, "max_checkpoint_age_s", 3 * rt.config.checkpoint_interval_s)
+    monitor = Monitor(rt, health_servicer, SERVICE_NAMES, max_age)
+    checkpointer = loop.create_task(run_checkpointer(rt, monitor.checkpoints), name="checkpointer")
+    monitor.watch(checkpointer)
+    await monitor.publish(await monitor.check())
+    telemetry.add_source(monitor)
+    background = [checkpointer, loop.create_task(monitor.run(), name="health")]
+    background.append(loop.create_task(run_notice_generator(rt), name="notices"))
+    ops, ops_port = None, 0
+    if ops_listen:
+        ops = OpsServer(monitor)
+        ops_port = await ops.start(ops_listen)
+    return RunningGateway(
+        server, rt, port, enroll_port, health_servicer, background, monitor, ops, ops_port
+    )
 
 
 async def serve_forever(
-    rt: Runtime, listen: str, enroll_listen: str | None, *, reuse_port: bool = False
+    rt: Runtime,
+    listen: str,
+    enroll_listen: str | None,
+    *,
+    reuse_port: bool = False,
+    ops_listen: str | None = None,
 ) -> None:
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    running = await start(rt, listen, enroll_listen, reuse_port=reuse_port)
+    running = await start(rt, listen, enroll_listen, reuse_port=reuse_port, ops_listen=ops_listen)
+    if running.ops is not None:
+        log.info("ops endpoints on %s (port %d)", ops_listen, running.ops_port)
     log.info(
         "gateway serving mTLS on port %d, enrollment on port %d", running.port, running.enroll_port
     )
@@ -155,6 +208,7 @@ async def serve_forever(
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await running.stop()
+    telemetry.shutdown()
 
 
 __all__: Sequence[str] = ["RunningGateway", "serve_forever", "start"]

@@ -23,6 +23,7 @@ from gateway.core.caller import Caller, current_caller
 from gateway.flows.checkpointer import sign_checkpoint
 from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.flows.trace import RecordTrace, SearchFilter, search, trace_record
+from gateway.services.notices_service import notice_trace_to_wire
 from gateway.store.ledger import (
     LeafCache,
     LedgerRow,
@@ -89,6 +90,7 @@ def trace_to_wire(trace: RecordTrace) -> pb.TraceRecordResponse:
             )
             for d in trace.destinations
         ],
+        notices=[notice_trace_to_wire(n) for n in trace.notices],
     )
 
 

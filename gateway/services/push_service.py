@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from grpc import aio
 
 from gateway.core.caller import current_caller
+from gateway.core.metrics import push_records, step
 from gateway.flows.push import MAX_INFLIGHT_BATCHES, BatchOutcome, PushHandler, WireBatch
 from gateway.flows.runtime import Runtime
 from gateway.services.streams import let_finish, ordered
@@ -35,11 +36,16 @@ class PushService:
         self, requests: AsyncIterator[pb.PushRequest], context: aio.ServicerContext
     ) -> AsyncIterator[pb.PushResponse]:
         handler = self.handler
-        session = await handler.session(current_caller(), functools.partial(_certificates, context))
+        caller = current_caller()
+        session = await handler.session(caller)
 
         async def start(request: pb.PushRequest) -> asyncio.Future[BatchOutcome]:
-            prepared = await handler.prepare(session, wire_batch(request.batch))
-            return handler.commit(prepared)
+            with step("push.prepare"):
+                prepared = await handler.prepare(session, wire_batch(request.batch))
+            committing = handler.commit(prepared)
+            category = request.batch.category
+            committing.add_done_callback(functools.partial(_count, category, caller.node_id))
+            return committing
 
         async for outcome in ordered(
             requests, start, maxsize=MAX_INFLIGHT_BATCHES - 1, on_leftover=let_finish
@@ -47,9 +53,17 @@ class PushService:
             yield push_response(outcome)
 
 
-def _certificates(context: aio.ServicerContext) -> Sequence[bytes]:
-    """The PEM certificates the caller presented (read only when the key is not cached)."""
-    return list(context.auth_context().get("x509_pem_cert") or ())
+def _count(category: str, department: str, done: asyncio.Future[BatchOutcome]) -> None:
+    """The metric of pushed records, by category, department and outcome, once committed
+    (a refused batch is counted by the RPC metrics)."""
+    if done.cancelled() or done.exception() is not None:
+        return
+    outcome = done.result()
+    for letter, name in (("A", "accepted"), ("D", "duplicate"), ("R", "rejected")):
+        count = outcome.letters.count(letter)
+        if count:
+            attrs = {"category": category, "department": department, "outcome": name}
+            push_records.add(count, attrs)
 
 
 def wire_batch(batch: pb.Batch) -> WireBatch:

@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator, Sequence
 from grpc import aio
 
 from authz.decision import ReasonCode
+from authz.objections import Note
 from gateway.core.caller import Caller, current_caller
+from gateway.core.metrics import annotate, query_decisions
 from gateway.flows.denials import refusing_statement
 from gateway.flows.query import Committed, QueryHandler, QuerySpec
 from gateway.flows.runtime import Runtime
@@ -64,7 +66,10 @@ class QueryService:
 
     async def answer(self, caller: Caller, specs: Sequence[QuerySpec]) -> list[pb.QueryResponse]:
         """Steps (2)-(7) for these specs, one response each."""
-        return [query_response(done) for done in await self.handler.run(caller, specs)]
+        annotate("xinlian.trace_id", specs[0].trace_id)  # the RPC's span is the step
+        committed = await self.handler.run(caller, specs)
+        count_decisions(committed)
+        return [query_response(done) for done in committed]
 
     # -- RPCs -----------------------------------------------------------------------------
 
@@ -124,6 +129,35 @@ class QueryService:
             yield pb.QueryStreamResponse(result=response)
 
 
+def count_decisions(committed: Sequence[Committed]) -> None:
+    """The metric of query decisions: one per category asked, by outcome and reason."""
+    for done in committed:
+        for outcome in done.outcomes:
+            decision = outcome.decision
+            query_decisions.add(
+                1,
+                {
+                    "category": outcome.category.id,
+                    "outcome": "allowed" if decision.allowed else "denied",
+                    "reason": decision.reason_code or "ALLOWED",
+                },
+            )
+
+
+def notes_to_wire(notes: Sequence[Note]) -> list[pb.ObjectionNote]:
+    """The objections shown with a record (docs/objections.md)."""
+    return [
+        pb.ObjectionNote(
+            objection_id=n.objection_id,
+            state=n.state.value,
+            label=n.label_zh,
+            filed_at=ts(n.filed_at),
+            finding=n.finding,
+        )
+        for n in notes
+    ]
+
+
 def query_response(done: Committed) -> pb.QueryResponse:
     """Per category: allowed with its disclosed records and their masks, or denied with
     its reason (a grant for another grantee reads as no grant: no other grantee named)."""
@@ -160,9 +194,11 @@ def query_response(done: Committed) -> pb.QueryResponse:
                             pb.DisclosedField(name=f.name, value=f.value, mask=f.mask)
                             for f in masked
                         ],
+                        objections=notes_to_wire(outcome.notes.get(record.pk, ())),
                     )
                     for record, masked in outcome.records
                 ],
+                withheld=outcome.withheld,
             )
         )
     return pb.QueryResponse(

@@ -9,68 +9,24 @@ transaction), skipping SQLAlchemy's per-row parameter processing.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import itertools
-import json
-import sqlite3
-from collections.abc import Iterable, Sized
-from typing import Any, Protocol
+from collections.abc import Sized
+from typing import Protocol
 
-from sqlalchemy import Connection, String, any_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, select, update
 
 from gateway.store import batch_storage, schema
+from gateway.store.dialect import dialect_of
 
 # One valid record's row less the per-batch columns:
 # (record_id, version, credit_code, event_time_us, fields_json)
 Row = tuple[str, int, str, int, str]
 
-# the records columns written by a push, in the order of ``insert_records`` rows
-_RECORD_COLUMNS = (
-    "batch_pk",
-    "source_node_id",
-    "record_id",
-    "version",
-    "credit_code",
-    "category",
-    "event_time_us",
-    "fields",
-    "received_at_us",
-)
-_COLUMN_LIST = ", ".join(_RECORD_COLUMNS)
-# SQLite: the rows of a batch in ONE statement, a multi-row VALUES with numbered
-# parameters: ?1..?4 the batch's own columns (batch_pk, source node, category, received
-# time), then five per row (record id, version, credit code, event time, fields JSON).
-# One sqlite3_step inserts them all with the GIL released, so the event loop keeps
-# preparing the next batches meanwhile; an ``executemany`` takes the GIL back after
-# every row and waits for it behind the busy event loop while the database write lock
-# is held. Earlier versions passed the rows as one JSON array read with ``json_each``:
-# the same single step, but SQLite parsed the JSON (one thread, 60 000 rows: 100–150k
-# rows/s that way, 160–170k with VALUES).
-_SQLITE_BATCH_PARAMS = 4
-_SQLITE_ROW_PARAMS = 5
-
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_insert(rows: int) -> str:
-    """The INSERT of ``rows`` rows (cached: one SQL text, and SQLite's prepared
-    statement, per row count)."""
-    values = ",".join(
-        f"(?1,?2,?{k},?{k + 1},?{k + 2},?3,?{k + 3},?{k + 4},?4)"
-        for k in range(
-            _SQLITE_BATCH_PARAMS + 1,
-            _SQLITE_BATCH_PARAMS + 1 + _SQLITE_ROW_PARAMS * rows,
-            _SQLITE_ROW_PARAMS,
-        )
-    )
-    return (
-        f"INSERT INTO records ({_COLUMN_LIST}) VALUES {values} "
-        "ON CONFLICT (source_node_id, record_id, version) DO NOTHING"
-    )
-
-
-_POSTGRES_COPY = f"COPY records ({_COLUMN_LIST}) FROM STDIN"
+# the records columns of each row, in the order of ``Row``; every row of a batch shares
+# the other four (``insert_records``: ``shared``)
+_ROW_COLUMNS = ("record_id", "version", "credit_code", "event_time_us", "fields")
+_RECORD_KEY = ("source_node_id", "record_id", "version")
 
 
 class PushedBatch(Protocol):
@@ -99,12 +55,12 @@ class PushedBatch(Protocol):
     @property
     def rows(self) -> list[Row]: ...  # the valid records
     @property
-    def rows_flat(self) -> list[str | int]: ...  # SQLite: ``rows`` as ``flat_rows`` makes them
+    def rows_flat(self) -> list[str | int]: ...  # ``rows`` as ``flat_rows`` makes them
 
 
 def flat_rows(rows: list[Row]) -> list[str | int]:
-    """The rows as SQLite's ``insert_records`` passes them (five parameters a row),
-    built before the unit of work, outside the write lock."""
+    """The rows' values in one list, as ``Dialect.bulk_insert`` takes them (SQLite binds
+    them as they are), made before the unit of work, outside the write lock."""
     return list(itertools.chain.from_iterable(rows))
 
 
@@ -128,28 +84,18 @@ _BATCH_COLUMNS = (
 )
 
 
-def _batch_insert(mark: str) -> str:
-    return (
-        f"INSERT INTO batches ({', '.join(_BATCH_COLUMNS)}) "
-        f"VALUES ({', '.join([mark] * len(_BATCH_COLUMNS))}) "
-        "ON CONFLICT (node_id, batch_id) DO NOTHING RETURNING id"
-    )
-
-
-_SQLITE_BATCH_INSERT = _batch_insert("?")
-_POSTGRES_BATCH_INSERT = _batch_insert("%s")
-
-
 def insert_batch(conn: Connection, batch: PushedBatch, ledger_index: int) -> int | None:
     """The batch row (its canonical bytes, signature and signer: the provenance) with
     the counts of the usual outcome, every valid record new; its id, or ``None`` if this
     node stored a batch with this id already. One statement on the driver's cursor."""
-    postgres = conn.dialect.name == "postgresql"
+    sql = dialect_of(conn).insert_sql(
+        "batches", _BATCH_COLUMNS, conflict=("node_id", "batch_id"), returning="id"
+    )
     accepted = len(batch.rows)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(
-            _POSTGRES_BATCH_INSERT if postgres else _SQLITE_BATCH_INSERT,
+            sql,
             (
                 batch.node_id,
                 batch.batch_id,
@@ -210,90 +156,43 @@ def insert_records(conn: Connection, batch: PushedBatch, batch_pk: int) -> set[t
     Runs inside the group transaction, after the committer locked the ledger sequencer
     row, so no other writer can insert the same keys before this unit commits.
 
-    * SQLite: ONE ``INSERT … VALUES … ON CONFLICT DO NOTHING`` of all the rows
-      (``_sqlite_insert``; more statements only if the rows need more parameters than
-      this SQLite allows); when the changed-row count is the number of rows, none was
-      stored already; otherwise the batch's keys are read back and those that belong to
-      another batch are duplicates;
-    * PostgreSQL: ``COPY`` inside a savepoint; if a key is stored already the unique
-      constraint refuses the COPY, the savepoint is rolled back, the stored keys are
-      read and the others are copied.
+    ONE bulk write of all the rows that leaves a stored (source, record id, version)
+    alone (``Dialect.bulk_insert``: SQLite one multi-row ``INSERT … ON CONFLICT DO
+    NOTHING``; PostgreSQL ``COPY`` in a savepoint, redone row by row with ``ON CONFLICT
+    DO NOTHING`` if a key is stored already). When every row went in, none was stored
+    already (the usual case: no read); otherwise the batch's keys are read back and those
+    that are not this batch's are the duplicates.
     """
-    node_id, category, received = batch.node_id, batch.category, batch.received_at_us
     rows = batch.rows
-    dbapi: Any = conn.connection.dbapi_connection
-    if conn.dialect.name != "postgresql":
-        flat = batch.rows_flat
-        per_statement = max(
-            1,
-            (dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - _SQLITE_BATCH_PARAMS)
-            // _SQLITE_ROW_PARAMS,
-        )
-        head: list[str | int] = [batch_pk, node_id, category, received]
-        inserted = 0
-        cursor = dbapi.cursor()
-        try:
-            for start in range(0, len(rows), per_statement):
-                n = min(per_statement, len(rows) - start)
-                chunk = flat[start * _SQLITE_ROW_PARAMS : (start + n) * _SQLITE_ROW_PARAMS]
-                cursor.execute(_sqlite_insert(n), head + chunk)
-                inserted += cursor.rowcount
-        finally:
-            cursor.close()
-        if inserted == len(rows):
-            return set()
-        mine = _stored_keys(conn, node_id, [row[0] for row in rows], batch_pk)
-        return {(row[0], row[1]) for row in rows} - mine
-
-    import psycopg  # the PostgreSQL driver; imported here so SQLite-only hosts need not
-
-    try:
-        with conn.begin_nested():
-            _copy_rows(dbapi, batch_pk, node_id, category, received, rows)
-        return set()
-    except psycopg.errors.UniqueViolation:
-        pass
-    stored = _stored_keys(conn, node_id, [row[0] for row in rows])
-    fresh = [row for row in rows if (row[0], row[1]) not in stored]
-    if fresh:
-        _copy_rows(dbapi, batch_pk, node_id, category, received, fresh)
-    return {(row[0], row[1]) for row in rows} & stored
-
-
-def _copy_rows(
-    dbapi: Any, batch_pk: int, node_id: str, category: str, received: int, rows: Iterable[Row]
-) -> None:
-    with dbapi.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:
-        write = copy.write_row
-        for rid, ver, code, ev, fj in rows:
-            write((batch_pk, node_id, rid, ver, code, category, ev, fj, received))
-
-
-def _stored_keys(
-    conn: Connection, node_id: str, record_ids: list[str], batch_pk: int | None = None
-) -> set[tuple[str, int]]:
-    """The (record id, version) pairs of ``node_id`` stored, for these record ids; with
-    ``batch_pk``, only those of that batch.
-
-    The ids travel as ONE parameter (PostgreSQL: an array; SQLite: a JSON array read with
-    ``json_each``): a long ``IN`` list costs a compile per batch and plans badly once
-    psycopg prepares the statement.
-    """
-    records = schema.records
-    unique = list(dict.fromkeys(record_ids))
-    if conn.dialect.name == "postgresql":
-        wanted: Any = records.c.record_id == any_(
-            bindparam("ids", value=unique, type_=ARRAY(String))
-        )
-    else:
-        ids = func.json_each(bindparam("ids", value=json.dumps(unique))).table_valued("value")
-        wanted = records.c.record_id.in_(select(ids.c.value))
-    query = select(records.c.record_id, records.c.version).where(
-        records.c.source_node_id == node_id, wanted
+    dialect = dialect_of(conn)
+    inserted = dialect.bulk_insert(
+        conn,
+        "records",
+        _ROW_COLUMNS,
+        rows,
+        shared={
+            "batch_pk": batch_pk,
+            "source_node_id": batch.node_id,
+            "category": batch.category,
+            "received_at_us": batch.received_at_us,
+        },
+        conflict=_RECORD_KEY,
+        flat=batch.rows_flat,
     )
-    if batch_pk is not None:
-        query = query.where(records.c.batch_pk == batch_pk)
-    return {(row[0], row[1]) for row in conn.execute(query)}
+    if inserted == len(rows):
+        return set()
+    records = schema.records
+    mine = {
+        (row[0], row[1])
+        for row in conn.execute(
+            select(records.c.record_id, records.c.version).where(
+                records.c.source_node_id == batch.node_id,
+                records.c.batch_pk == batch_pk,
+                dialect.ids_in(records.c.record_id, [row[0] for row in rows]),
+            )
+        )
+    }
+    return {(row[0], row[1]) for row in rows} - mine
 
 
 __all__ = [

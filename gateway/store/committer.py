@@ -26,6 +26,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -34,6 +35,7 @@ from sqlalchemy import Connection
 
 from audit.entry import Entry
 from audit.merkle import CompactRange, leaf_hash
+from gateway.core.metrics import commit_duration, commit_group_size
 from gateway.store.db import Store
 from gateway.store.dialect import DIALECTS, Dialect
 from gateway.store.ledger_ddl import INDEXED_COLUMNS
@@ -121,7 +123,7 @@ class _Refused(Exception):
     transaction back; the group is then run again with a savepoint per unit."""
 
 
-def commit_group(store: Store, clock: Clock, units: list[_Pending[Any]]) -> None:
+def commit_group(store: Store, clock: Clock, units: list[_Pending[Any]]) -> int | None:
     """Run ``units`` in one transaction (steps (1)–(4) of the module docstring).
 
     Units rarely refuse, so the group first runs without savepoints (two statements
@@ -129,15 +131,16 @@ def commit_group(store: Store, clock: Clock, units: list[_Pending[Any]]) -> None
     group runs again with a savepoint per unit, so only the refusing unit is undone — the
     same outcome as step (2), with every unit retried once (units may be retried). A
     group of one needs no second run: its refusal is its outcome, nothing is committed.
+    Returns the ledger's size after the commit (None when nothing was committed).
     """
     with _sqlite_write_lock(store):
         try:
-            store.write(lambda conn: _txn(conn, store, clock, units, savepoints=False))
+            return store.write(lambda conn: _txn(conn, store, clock, units, savepoints=False))
         except _Refused as refused:
             if len(units) == 1:
                 units[0].result, units[0].error = None, refused.__cause__
-                return
-            store.write(lambda conn: _txn(conn, store, clock, units, savepoints=True))
+                return None
+            return store.write(lambda conn: _txn(conn, store, clock, units, savepoints=True))
 
 
 @contextlib.contextmanager
@@ -211,7 +214,7 @@ def _ledger_values(rows: list[_Row], dialect: Dialect) -> list[tuple[Any, ...]]:
 
 def _txn(
     conn: Connection, store: Store, clock: Clock, units: list[_Pending[Any]], *, savepoints: bool
-) -> None:
+) -> int:
     select_head, insert_rows, update_head = _STATEMENTS[store.dialect]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -257,6 +260,7 @@ def _txn(
     finally:
         cursor.close()
     # (4) commit happens when the transaction helper returns
+    return ledger.size
 
 
 class GroupCommitter:
@@ -270,6 +274,18 @@ class GroupCommitter:
             max_workers=1, thread_name_prefix="xinlian-commit"
         )
         self._task: asyncio.Task[None] | None = None
+        self.ledger_size: int | None = None
+        """The ledger's size after this process's latest commit (metrics; None before)."""
+
+    @property
+    def alive(self) -> bool:
+        """The committer task runs (readiness)."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def queue_depth(self) -> int:
+        """Units waiting for a group (metrics)."""
+        return self._queue.qsize()
 
     def start(self) -> None:
         if self._task is None:
@@ -298,8 +314,10 @@ class GroupCommitter:
             group = [first]
             while len(group) < MAX_GROUP_SIZE and not self._queue.empty():
                 group.append(self._queue.get_nowait())
+            commit_group_size.record(len(group))
+            started = time.perf_counter()
             try:
-                await loop.run_in_executor(
+                size = await loop.run_in_executor(
                     self._executor, commit_group, self._store, self._clock, group
                 )
             except Exception as exc:
@@ -313,6 +331,9 @@ class GroupCommitter:
                     if not unit.future.done():
                         unit.future.set_exception(failure)
                 continue
+            commit_duration.record((time.perf_counter() - started) * 1000)
+            if size is not None:
+                self.ledger_size = size
             for unit in group:
                 if unit.future.done():
                     continue

@@ -41,8 +41,6 @@ class Store:
         self.engine = self.dialect.create_engine(url)
         self.database_file = self.dialect.database_file(self.engine.url)
         """The database file (SQLite), or None."""
-        # push and query still read this flag; they will ask ``dialect`` instead
-        self.sqlite = self.dialect.embedded
 
     def close(self) -> None:
         self.engine.dispose()

@@ -21,6 +21,7 @@ bulk insert                   multi-row VALUES, numbered           ``COPY`` (in 
                               parameters, split by the limit       or an ``executemany``
 ids as one parameter          a JSON array read by ``json_each``   an ``ARRAY``
 deleted content               ``secure_delete``, WAL truncated     VACUUM (operations)
+schema migration lock         ``BEGIN IMMEDIATE`` (write lock)     ``pg_advisory_xact_lock``
 a database file               yes: backup, scan worker, lock file  no
 ============================  ===================================  ============================
 
@@ -235,6 +236,9 @@ class Dialect:
         False if a reader kept part of it; None where there is nothing to truncate."""
         return None
 
+    def migration_lock(self, conn: Connection, key: int) -> None:
+        """Hold schema migration lock ``key`` until ``conn``'s write transaction ends."""
+
 
 def _cursor(conn: Connection) -> Any:
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -409,6 +413,9 @@ class _PostgreSQL(Dialect):
 
     def max_parameters(self, conn: Connection) -> int:
         return POSTGRES_MAX_PARAMETERS
+
+    def migration_lock(self, conn: Connection, key: int) -> None:
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
 
     def _insert_rows(self, conn: Connection, bulk: _Bulk) -> int:
         # COPY: the fastest way in. It has no ON CONFLICT, so with ``conflict`` it runs

@@ -18,7 +18,6 @@ migrated database.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 INDEXED_COLUMNS = ("action", "actor", "credit_code", "outcome", "trace_id", "subject", "time_us")
 """The columns officers' searches read through indexes."""
@@ -87,11 +86,3 @@ def definition_difference(found: str | None, want: str = SQLITE_LEDGER_TABLE) ->
     start = max(0, at - DIFFERENCE_CONTEXT)
     end = at + DIFFERENCE_CONTEXT
     return f"got '…{got[start:end]}…', want '…{expected[start:end]}…'"
-
-
-def prune_values(dialect: str) -> dict[str, Any]:
-    """``Dialect.prune_values`` of the engine SQLAlchemy calls ``dialect``: the values
-    of an UPDATE pruning entry bodies (``gateway.store.dialect``)."""
-    from gateway.store.dialect import dialect_by_name  # it imports this module
-
-    return dialect_by_name(dialect).prune_values()

@@ -1,7 +1,16 @@
-"""Alembic, driven programmatically: upgrade, current revision, head revision."""
+"""Alembic, driven programmatically: upgrade, current revision, head revision.
+
+Every replica may run ``xinlian gateway migrate`` as it starts (a compose one-shot job,
+a Kubernetes Job, a systemd ``ExecStartPre``), so runs overlap. An upgrade or downgrade
+therefore runs in ONE write transaction holding the migration lock from its first
+statement (``Dialect.migration_lock``: a transaction-scoped PostgreSQL advisory lock on
+``MIGRATION_LOCK_KEY``; SQLite: the database write lock of ``BEGIN IMMEDIATE``). A
+second run waits, then reads the revision the first committed and has nothing to do.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -10,7 +19,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from gateway.store.dialect import dialect_by_name
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_KEY = 0x58494E4C49414E  # "XINLIAN" in ASCII: the advisory lock's bigint key
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -34,14 +46,20 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    config = alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    _locked(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _locked(engine, command.downgrade, revision)
+
+
+def _locked(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
+    """Run ``step`` to ``revision`` in one write transaction under the migration lock."""
     config = alembic_config()
-    with engine.begin() as conn:
+    dialect = dialect_by_name(engine.dialect.name)
+    with engine.connect().execution_options(**dialect.write_options) as conn, conn.begin():
+        # (1) the lock first: Alembic reads the current revision only once it is held
+        dialect.migration_lock(conn, MIGRATION_LOCK_KEY)
+        # (2) the steps, in this transaction (env.py runs on the connection handed in)
         config.attributes["connection"] = conn
-        command.downgrade(config, revision)
+        step(config, revision)

@@ -84,6 +84,7 @@ def _statement(mark: str, n: int) -> str:
         stmt = (
             "SELECT id, source_node_id, record_id, version, category, event_time_us, fields "
             f"FROM records r WHERE credit_code = {mark} AND category IN ({marks}) "
+            "AND r.withdrawn_at_us IS NULL "  # withdrawn in answer to an objection
             "AND NOT EXISTS (SELECT 1 FROM records n WHERE n.source_node_id = r.source_node_id "
             "AND n.record_id = r.record_id AND n.version > r.version)"
         )

@@ -118,6 +118,8 @@ records = Table(
     Column("fields", Text, nullable=False),
     Column("batch_pk", Integer, nullable=False),
     Column("received_at_us", BigInteger, nullable=False),
+    # set when the department withdrew the record in answer to an objection (0005)
+    Column("withdrawn_at_us", BigInteger, nullable=True),
     UniqueConstraint("source_node_id", "record_id", "version", name="uq_records_source_id_ver"),
     Index("ix_records_code_category", "credit_code", "category"),
     Index("ix_records_record_id", "record_id"),
@@ -253,4 +255,154 @@ self_query_nonces = Table(
     Column("seen_at_us", BigInteger, nullable=False),
     Column("ledger_index", BigInteger, nullable=True),
     Index("ix_self_query_nonces_seen", "seen_at_us"),
+)
+
+# An enterprise's objection to one stored record (revision 0005, gateway.flows.objections):
+# the enterprise's signed statement, its city platform's countersignature over it with
+# the time the platform received it, the deadlines, and the department's answer.
+objections = Table(
+    "objections",
+    metadata,
+    Column("objection_id", String(64), primary_key=True),
+    Column("credit_code", String(18), nullable=False),
+    Column("record_pk", Integer, nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("claim", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("platform_node_id", String(64), nullable=False),
+    Column("platform_fingerprint", String(64), nullable=False),
+    Column("platform_signature", LargeBinary, nullable=False),
+    Column("platform_received_at_us", BigInteger, nullable=False),
+    Column("forward_due_us", BigInteger, nullable=False),
+    Column("forwarded_late", Boolean, nullable=False),
+    Column("filed_at_us", BigInteger, nullable=False),
+    Column("answer_due_us", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("answer_reason", Text, nullable=True),
+    Column("corrected_version", BigInteger, nullable=True),
+    Column("answered_at_us", BigInteger, nullable=True),
+    Column("answered_by", String(64), nullable=True),
+    Column("trace_id", String(64), nullable=False),
+    Index("ix_objections_code", "credit_code"),
+    Index("ix_objections_record", "record_pk"),
+    Index("ix_objections_source_state", "source_node_id", "state"),
+    Index("ix_objections_state_due", "state", "answer_due_us"),
+)
+
+# Administrators' freezes and unfreezes of an enterprise, each with its reason (0005);
+# enterprises.frozen is the current state, this table its history.
+enterprise_freezes = Table(
+    "enterprise_freezes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("credit_code", String(18), nullable=False),
+    Column("frozen", Boolean, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("time_us", BigInteger, nullable=False),
+    Index("ix_enterprise_freezes_code", "credit_code"),
+)
+
+# Correction notices (revision 0006, gateway.flows.notices): one per (node, record,
+# superseded version) the node received, until the node acknowledges it; the
+# ``ledger_index`` of its ``notice.created`` entry and, once acknowledged, of its
+# ``notice.acked`` entry.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("node_id", String(64), nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("old_version", BigInteger, nullable=False),
+    Column("old_record_pk", Integer, nullable=False),
+    Column("new_version", BigInteger, nullable=True),
+    Column("new_record_pk", Integer, nullable=True),
+    Column("reason", String(16), nullable=False),
+    Column("changed_fields", Text, nullable=False),
+    Column("disclosure_id", Integer, nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("ledger_index", BigInteger, nullable=False),
+    Column("acked_at_us", BigInteger, nullable=True),
+    Column("ack_ledger_index", BigInteger, nullable=True),
+    UniqueConstraint(
+        "node_id",
+        "source_node_id",
+        "record_id",
+        "old_version",
+        name="uq_notices_node_record_version",
+    ),
+    Index("ix_notices_record_id", "record_id"),
+    Index("ix_notices_node_id", "node_id", "id"),
+)
+
+# How far the notice generator scanned: row "records", the last records.id (0006).
+notice_cursor = Table(
+    "notice_cursor",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+)
+
+# Credit repairs and removals from a list (revision 0007, gateway.flows.repairs): the
+# signer's statement and signature; at most one per record (source, record id). A record
+# with a row here is no longer disclosed as public data (authz.publicity).
+credit_repairs = Table(
+    "credit_repairs",
+    metadata,
+    Column("repair_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("record_pk", Integer, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("basis", Text, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("signer_node_id", String(64), nullable=False),
+    Column("signer_kind", String(20), nullable=False),
+    Column("signer_fingerprint", String(64), nullable=False),
+    Column("application_id", String(64), nullable=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("ledger_index", BigInteger, nullable=False),
+    Column("trace_id", String(64), nullable=False),
+    UniqueConstraint("source_node_id", "record_id", name="uq_credit_repairs_record"),
+    Index("ix_credit_repairs_code", "credit_code"),
+)
+
+# Enterprises' applications for repair (0007), filed by their city platform with the
+# enterprise's signature, listed and answered by the department that pushed the record.
+repair_applications = Table(
+    "repair_applications",
+    metadata,
+    Column("application_id", String(64), primary_key=True),
+    Column("credit_code", String(18), nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("statement", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("key_version", Integer, nullable=False),
+    Column("platform_node_id", String(64), nullable=False),
+    Column("filed_at_us", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("answered_by", String(64), nullable=True),
+    Column("answer_reason", Text, nullable=True),
+    Column("answered_at_us", BigInteger, nullable=True),
+    Column("repair_id", String(64), nullable=True),
+    Column("trace_id", String(64), nullable=False),
+    Index("ix_repair_applications_source_state", "source_node_id", "state"),
+    Index("ix_repair_applications_code", "credit_code"),
 )

@@ -86,7 +86,8 @@ def test_every_category_is_described(catalog: Catalog, raw: dict[str, Any]) -> N
         assert entry["description"].strip(), entry["id"]
     for category in categories(catalog):
         assert category.name_zh and category.name_en
-        assert 5 <= len(category.fields) <= 12, category.id
+        # 13: admin_penalty's penalty_domain, which its publicity rule reads (issue 13)
+        assert 5 <= len(category.fields) <= 13, category.id
         assert any(spec.required for spec in category.fields), category.id
         for spec in category.fields:
             assert spec.name_zh and spec.description, (category.id, spec.name)

@@ -7,9 +7,20 @@ from grpc_health.v1 import health
 from gateway.edge.access import ACCESS, ALL_KINDS, BOOTSTRAP
 from gateway.host.reflection import SERVICE_NAMES as REFLECTION_SERVICE_NAMES
 from gateway.host.server import SERVICE_NAMES
-from xinlian.v1 import audit_pb2, authorization_pb2, catalog_pb2, exchange_pb2, registry_pb2
+from xinlian.v1 import (
+    audit_pb2,
+    authorization_pb2,
+    catalog_pb2,
+    exchange_pb2,
+    notices_pb2,
+    objections_pb2,
+    registry_pb2,
+    repairs_pb2,
+)
 
-MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2)
+MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)
+MODULES += (repairs_pb2,)
+MODULES += (objections_pb2,)
 
 
 def _contract_methods() -> set[str]:

@@ -1,6 +1,6 @@
-"""The systemd units in deploy/ run commands this CLI has, with options it knows, and
-every timer has its service. (The units themselves need systemd; what they invoke is
-checked here.)"""
+"""The systemd units in deploy/systemd/ run commands this CLI has, with options it knows
+(or a PostgreSQL client tool on tables the schema has), and every timer has its service.
+(systemd's own checks of the units: test_deploy_systemd.py.)"""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
+from support.cli_check import check_argv
 
-from xinlian_cli.main import cli
+from gateway.store.schema import metadata
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 SERVICES = sorted(DEPLOY.glob("*.service"))
 XINLIAN_BIN = "/opt/xinlian/.venv/bin/xinlian"
+PG_TOOLS = ("/usr/bin/pg_dump", "/usr/bin/vacuumdb")
 
 
 def _exec_lines(unit: Path) -> list[str]:
@@ -26,30 +27,21 @@ def _exec_lines(unit: Path) -> list[str]:
     ]
 
 
-def _xinlian_argv(line: str) -> list[str]:
-    """The arguments after the xinlian binary, also inside ``/bin/sh -c '…'``; shell and
-    systemd variables and command substitutions become placeholders."""
+def _argv(line: str) -> list[str]:
+    """The command, also inside ``/bin/sh -c '…'``; shell and systemd variables and
+    command substitutions become placeholders."""
     words = shlex.split(line)
     if words[:2] == ["/bin/sh", "-c"]:
         words = shlex.split(re.sub(r"\$\([^)]*\)", "X", words[2]))
     words = words[words.index("exec") + 1 :] if "exec" in words else words
+    return [re.sub(r"\$\{?\w+\}?", "/tmp/x", w) for w in words]
+
+
+def _xinlian_argv(line: str) -> list[str]:
+    """The arguments after the xinlian binary."""
+    words = _argv(line)
     assert words[0] == XINLIAN_BIN, line
-    return [re.sub(r"\$\{?\w+\}?", "/tmp/x", w) for w in words[1:]]
-
-
-def _check(argv: list[str]) -> None:
-    command: click.Command = cli
-    args = list(argv)
-    while isinstance(command, click.Group):
-        name = args.pop(0)
-        sub = command.get_command(click.Context(command), name)
-        assert sub is not None, f"no command {name!r} in {argv}"
-        command = sub
-    known = {opt for p in command.params for opt in getattr(p, "opts", [])}
-    used = {a for a in args if a.startswith("--")}
-    assert used <= known, f"unknown options {sorted(used - known)} in {argv}"
-    required = {p.opts[0] for p in command.params if p.required and isinstance(p, click.Option)}
-    assert required <= used, f"missing {sorted(required - used)} in {argv}"
+    return words[1:]
 
 
 @pytest.mark.parametrize("unit", SERVICES, ids=lambda p: p.name)
@@ -57,7 +49,19 @@ def test_service_runs_a_real_command(unit: Path) -> None:
     lines = _exec_lines(unit)
     assert lines, f"{unit.name} has no ExecStart"
     for line in lines:
-        _check(_xinlian_argv(line))
+        if _argv(line)[0] in PG_TOOLS:
+            _check_pg_tool(_argv(line))
+        else:
+            check_argv(_xinlian_argv(line))
+
+
+def _check_pg_tool(argv: list[str]) -> None:
+    """A PostgreSQL client tool: no password on the command line (libpq's variables and
+    password file only), and the tables it names are the schema's."""
+    assert "--no-password" in argv, argv
+    assert not any(a.startswith(("--password", "postgresql:")) for a in argv), argv
+    tables = {a.split("=", 1)[1] for a in argv if a.startswith("--table=")}
+    assert tables <= set(metadata.tables), sorted(tables - set(metadata.tables))
 
 
 def test_every_timer_has_its_service() -> None:
@@ -69,6 +73,8 @@ def test_every_timer_has_its_service() -> None:
 
 def test_the_checker_catches_a_wrong_option() -> None:
     with pytest.raises(AssertionError, match="unknown options"):
-        _check(["audit", "prune", "--home", "/tmp/x", "--force"])
+        check_argv(["audit", "prune", "--home", "/tmp/x", "--force"])
     with pytest.raises(AssertionError, match="missing"):
-        _check(["gateway", "backup", "--home", "/tmp/x"])
+        check_argv(["gateway", "backup", "--home", "/tmp/x"])
+    with pytest.raises(AssertionError, match="no_such_table"):
+        _check_pg_tool(["/usr/bin/vacuumdb", "--no-password", "--table=no_such_table"])

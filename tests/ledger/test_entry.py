@@ -102,6 +102,15 @@ def test_action_set_is_closed() -> None:
         "retention.erased",
         "access.denied",
         "statement.refused",
+        "objection.filed",
+        "objection.answered",
+        "enterprise.frozen",
+        "enterprise.unfrozen",
+        "notice.created",
+        "notice.acked",
+        "repair.recorded",
+        "repair.applied",
+        "repair.application_refused",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 

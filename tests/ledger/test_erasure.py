@@ -26,7 +26,6 @@ from gateway.flows.retention import NEGATIVE_RETENTION_DAYS, PruneResult, prune
 from gateway.store import schema
 from gateway.store.db import Store
 from gateway.store.erasure import decode_kept, record_sha256
-from gateway.store.ledger_ddl import prune_values
 from gateway.verify import stored_bytes
 from node_agent.push import load_signing_key
 from node_agent.query import QueryClient
@@ -304,8 +303,7 @@ def _delete_kept_row(p: Pushed) -> None:
 def _remove_erasure_entry_body(p: Pushed) -> None:
     index = int(_erasure(p.store).ledger_index)
     t = schema.ledger_entries
-    dialect = p.store.engine.dialect.name
-    _exec(p.store, update(t).where(t.c.idx == index).values(**prune_values(dialect)))
+    _exec(p.store, update(t).where(t.c.idx == index).values(**p.store.dialect.prune_values()))
 
 
 def _point_erasure_at_another_entry(p: Pushed) -> None:

@@ -18,7 +18,7 @@ from support.ledger_helpers import CODE_A, seed_batch, seed_disclosure, tax_reco
 
 from audit.verify_export import verify_export
 from gateway.store import schema
-from gateway.store.ledger_ddl import prune_values
+from gateway.store.dialect import dialect_of
 from xinlian_cli.main import cli
 
 pytestmark = pytest.mark.integration
@@ -130,7 +130,7 @@ def test_pruned_export_still_verifies(gateway: Gateway, tmp_path: Path) -> None:
     store = gateway.runtime.store
     t = schema.ledger_entries
     store.write(
-        lambda c: c.execute(update(t).where(t.c.idx < 3).values(**prune_values(c.dialect.name)))
+        lambda c: c.execute(update(t).where(t.c.idx < 3).values(**dialect_of(c).prune_values()))
     )
     out = tmp_path / "export"
     CliRunner().invoke(cli, ["audit", "export", "--home", str(gateway.home), "--out", str(out)])

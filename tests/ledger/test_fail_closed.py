@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from support.harness import Gateway
 
 from gateway.store import schema
+from gateway.store.dialect import SQLITE
 from node_agent import enroll as enrollment
 from xinlian.v1 import audit_pb2, audit_pb2_grpc, common_pb2, registry_pb2
 
@@ -60,7 +61,7 @@ def test_no_ledger_no_state_change(gateway_any: Gateway) -> None:
     gateway = gateway_any
     node = gateway.enroll_node("city_platform", "fz-platform")
     officer = gateway.enroll_node("officer", "officer-1")
-    sqlite = gateway.runtime.store.sqlite
+    sqlite = gateway.runtime.store.dialect is SQLITE
     _run(gateway, _SQLITE_BLOCK if sqlite else _PG_BLOCK)
     size = _size(gateway)
     admin = gateway.admin_stub()

@@ -27,12 +27,12 @@ from gateway.host.home import init_home
 from gateway.store import migrate, schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
+from gateway.store.dialect import SQLITE, dialect_of
 from gateway.store.ledger_ddl import (
     INDEXED_COLUMNS,
     SQLITE_LEDGER_TABLE,
     definition_difference,
     normalized,
-    prune_values,
 )
 from gateway.store.timeutil import to_us
 from xinlian.clock import SystemClock
@@ -97,7 +97,7 @@ def _prune(store: Store, indices: list[int]) -> None:
     t = schema.ledger_entries
     store.write(
         lambda c: c.execute(
-            update(t).where(t.c.idx.in_(indices)).values(**prune_values(c.dialect.name))
+            update(t).where(t.c.idx.in_(indices)).values(**dialect_of(c).prune_values())
         )
     )
 
@@ -150,7 +150,7 @@ def test_upgrade_from_0003_keeps_every_value(ledger: Ledger, tmp_path: Path) -> 
         _forget_schema(store)
         # the stored columns hold the same values
         assert _rows(store) == expected
-        if store.sqlite:  # exactly the table (and indexes) a database at 0003 has
+        if store.dialect is SQLITE:  # exactly the table (and indexes) a database at 0003 has
             fresh = Store(f"sqlite:///{tmp_path / 'at-0003.db'}")
             try:
                 migrate.upgrade(fresh.engine, "0003")
@@ -173,7 +173,7 @@ def test_upgrade_from_0003_keeps_every_value(ledger: Ledger, tmp_path: Path) -> 
     )
     assert set(summaries) == {*ledger.seeded[::2], ledger.seeded[1]}
     for idx, summary in summaries.items():
-        if not store.sqlite:
+        if store.dialect is not SQLITE:
             assert summary is None
             continue
         i = ledger.seeded.index(idx)

@@ -93,7 +93,7 @@ def test_a_fully_checkpointed_ledger_has_no_uncovered_entries(db_url: str, tmp_p
 # --------------------------------------------------------------------------- in-process
 
 
-async def _idle(rt: Runtime) -> None:
+async def _idle(rt: Runtime, *_state: object) -> None:
     """Stands in for the background checkpointer: never signs."""
     await asyncio.Event().wait()
 

@@ -12,6 +12,7 @@ from support.authz_helpers import CODE, make_world, reason_of, seed_records
 from support.harness import Gateway
 
 from gateway.store import schema
+from gateway.store.dialect import SQLITE
 from node_agent.enterprise import AuthzClient, make_grant, sign_grant
 from node_agent.query import QueryClient
 
@@ -59,7 +60,7 @@ def test_query_fails_closed_when_the_ledger_cannot_be_written(
     grant = make_grant(credit_code=CODE, grantee_node_id="bank-a", categories=["tax"], max_uses=100)
     with AuthzClient(world.platform) as client:
         client.submit(grant, sign_grant(world.key, grant))
-    sqlite = gw.runtime.store.sqlite
+    sqlite = gw.runtime.store.dialect is SQLITE
     with QueryClient(world.bank) as bank:
         assert bank.query(CODE, categories=["tax", "registration"]).categories[0].allowed
         before = _counts(gw)

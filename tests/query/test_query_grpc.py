@@ -292,34 +292,25 @@ def test_latest_version_only(gateway: Gateway, world: World) -> None:
     assert {f.name: f.value for f in result.records[0].fields}["status"] == "注销"
 
 
-def test_frozen_or_objection_denies_all_but_the_enterprise(gateway: Gateway, world: World) -> None:
-    from sqlalchemy import update
-
-    from gateway.store import schema
+def test_frozen_denies_all_but_the_enterprise(gateway: Gateway, world: World) -> None:
+    """A freeze (an administrator's action with a reason, docs/objections.md) holds every
+    category from every consumer but the enterprise's own query; an unfreeze lifts it."""
+    from node_agent.objections import ObjectionClient
 
     _grant(world, "bank-a", ("tax",))
-
-    def set_state(frozen: bool, objections: int) -> None:
-        gateway.runtime.store.write(
-            lambda conn: conn.execute(
-                update(schema.enterprises)
-                .where(schema.enterprises.c.credit_code == CODE)
-                .values(frozen=frozen, open_objections=objections)
-            )
-        )
-        gateway.runtime.authz_caches.invalidate_enterprise(CODE)  # or wait out the TTL
-
-    with QueryClient(world.bank) as bank, QueryClient(world.platform) as platform:
-        for frozen, objections, reason in (
-            (True, 0, "ENTERPRISE_FROZEN"),
-            (False, 2, "OPEN_OBJECTION"),
-        ):
-            set_state(frozen, objections)
-            response = bank.query(CODE, categories=["registration", "tax"])
-            assert {(r.allowed, r.reason_code) for r in response.categories} == {(False, reason)}
-            own = platform.query(CODE, categories=["tax"], self_key=world.key)
-            assert own.categories[0].allowed
-        set_state(False, 0)
+    with (
+        QueryClient(world.bank) as bank,
+        QueryClient(world.platform) as platform,
+        ObjectionClient(gateway.admin()) as admin,
+    ):
+        admin.freeze(CODE, True, "司法协助冻结")
+        response = bank.query(CODE, categories=["registration", "tax"])
+        assert {(r.allowed, r.reason_code) for r in response.categories} == {
+            (False, "ENTERPRISE_FROZEN")
+        }
+        own = platform.query(CODE, categories=["tax"], self_key=world.key)
+        assert own.categories[0].allowed
+        admin.freeze(CODE, False, "冻结解除")
         assert all(
             r.allowed for r in bank.query(CODE, categories=["registration", "tax"]).categories
         )

@@ -42,7 +42,7 @@ from gateway.store.dialect import (
     dialect_for_url,
     dialect_of,
 )
-from gateway.store.ledger_ddl import INDEXED_COLUMNS, prune_values
+from gateway.store.ledger_ddl import INDEXED_COLUMNS
 from xinlian.clock import SystemClock
 
 HOLD_S = 0.2
@@ -362,7 +362,7 @@ def test_prune_values_keep_entries_searchable(ledger_store: Store) -> None:
     _append(ledger_store, 3)
     t = schema.ledger_entries
     values = ledger_store.dialect.prune_values()
-    assert ledger_store.read(lambda c: prune_values(c.dialect.name)).keys() == values.keys()
+    assert ledger_store.read(lambda c: dialect_of(c).prune_values()).keys() == values.keys()
     ledger_store.write(lambda c: c.execute(update(t).where(t.c.idx < 2).values(**values)))
     rows = ledger_store.read(
         lambda c: c.execute(

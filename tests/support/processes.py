@@ -36,6 +36,8 @@ class GatewayProcess:
     workers: int = 1
     port: int = field(default_factory=free_port)
     enroll_port: int = field(default_factory=free_port)
+    ops_port: int = field(default_factory=free_port)  # worker i of a pool: ops_port + i
+    extra_args: tuple[str, ...] = ()  # more ``serve`` options (e.g. --log-format json)
     proc: subprocess.Popen[bytes] | None = None
     identities: dict[str, Identity] = field(default_factory=dict)
 
@@ -86,6 +88,9 @@ class GatewayProcess:
                     "WARNING",
                     "--workers",
                     str(self.workers),
+                    "--ops-listen",
+                    f"127.0.0.1:{self.ops_port}",
+                    *self.extra_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

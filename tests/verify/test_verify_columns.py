@@ -33,7 +33,8 @@ from gateway.host.home import init_home
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
-from gateway.store.ledger_ddl import INDEXED_COLUMNS, prune_values
+from gateway.store.dialect import SQLITE, dialect_of
+from gateway.store.ledger_ddl import INDEXED_COLUMNS
 from gateway.store.timeutil import to_us
 from gateway.verify import Retention, VerifyReport, verify_connection
 from xinlian.clock import SystemClock
@@ -109,7 +110,7 @@ def _refused(store: Store, idx: int, **values: Any) -> str:
 def _edit_columns(seeded: Seeded, idx: int, **values: Any) -> None:
     """Edit indexed columns as a forger must on this engine: SQLite refuses to write
     a generated column, so the table is first rebuilt with stored columns."""
-    if seeded.store.sqlite and not seeded.rebuilt:
+    if seeded.store.dialect is SQLITE and not seeded.rebuilt:
         assert "cannot UPDATE generated column" in _refused(seeded.store, idx, **values)
         rebuild_with_stored_columns(seeded.store)
         seeded.rebuilt = True
@@ -120,7 +121,7 @@ def _prune(store: Store, idx: int) -> None:
     """Prune one body as retention does (SQLite: its summary set in the same UPDATE)."""
     t = schema.ledger_entries
     store.write(
-        lambda c: c.execute(update(t).where(t.c.idx == idx).values(**prune_values(c.dialect.name)))
+        lambda c: c.execute(update(t).where(t.c.idx == idx).values(**dialect_of(c).prune_values()))
     )
 
 
@@ -207,7 +208,7 @@ def test_each_edited_column_is_named(seeded: Seeded, column: str, value: Any) ->
     assert _column_problems(report) == [
         (idx, f"entry {idx}: indexed column {column.removesuffix('_us')} differs from the entry")
     ]
-    assert _schema_changed(report) == seeded.store.sqlite
+    assert _schema_changed(report) == (seeded.store.dialect is SQLITE)
 
 
 def test_subject_set_where_the_body_has_null(seeded: Seeded) -> None:
@@ -223,7 +224,7 @@ def test_pruned_body_is_not_checked_and_still_verifies(seeded: Seeded) -> None:
     limit; the leaf hash, kept, still verifies)."""
     idx = seeded.at(1)
     _prune(seeded.store, idx)
-    if seeded.store.sqlite:
+    if seeded.store.dialect is SQLITE:
         t = schema.ledger_entries.c
         summary = seeded.store.read(
             lambda c: c.execute(select(t.summary).where(t.idx == idx)).scalar_one()
@@ -244,7 +245,7 @@ def test_a_body_the_engine_cannot_parse_falls_back_to_python(seeded: Seeded) -> 
     rewrite as well."""
     body = b"\xff not json"
     a, b = seeded.at(1), seeded.at(3)
-    if seeded.store.sqlite:
+    if seeded.store.dialect is SQLITE:
         assert "malformed JSON" in _refused(seeded.store, b, body=body)
     _edit_columns(seeded, a, actor="bank-9")
     _edit(seeded.store, b, body=body, leaf_hash=leaf_hash(body))
@@ -262,7 +263,7 @@ def test_one_connection_gives_the_same_report(seeded: Seeded) -> None:
     idx = seeded.at(2)
     _edit_columns(seeded, idx, outcome="error")
     threaded = verify(seeded.config, seeded.store)
-    options: dict[str, Any] = {} if seeded.store.sqlite else {"isolation_level": "REPEATABLE READ"}
+    options = seeded.store.dialect.snapshot_options
     with seeded.store.engine.connect().execution_options(**options) as conn, conn.begin():
         single = verify_connection(conn, verifier(seeded.config), seeded.config.origin, Retention())
     assert json.dumps(single.to_json()) == json.dumps(threaded.to_json())
@@ -422,7 +423,7 @@ def test_times_before_the_year_1000_are_formatted_as_the_body_writes_them(
 
     idx = commit_now(seeded.store, SystemClock(), work)
     checkpoint(seeded.config, seeded.store)
-    if seeded.store.sqlite:  # the Python path runs for every row of a changed table
+    if seeded.store.dialect is SQLITE:  # the Python path runs for every row of a changed table
         rebuild_with_stored_columns(seeded.store)
     report = verify(seeded.config, seeded.store)
     assert _column_problems(report) == []

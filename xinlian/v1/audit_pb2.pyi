@@ -164,12 +164,38 @@ class TraceRecordRequest(_message.Message):
     def __init__(self, record_id: _Optional[str] = ..., source_node_id: _Optional[str] = ...) -> None: ...
 
 class TraceRecordResponse(_message.Message):
-    __slots__ = ("sources", "destinations")
+    __slots__ = ("sources", "destinations", "notices")
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     DESTINATIONS_FIELD_NUMBER: _ClassVar[int]
+    NOTICES_FIELD_NUMBER: _ClassVar[int]
     sources: _containers.RepeatedCompositeFieldContainer[Provenance]
     destinations: _containers.RepeatedCompositeFieldContainer[Destination]
-    def __init__(self, sources: _Optional[_Iterable[_Union[Provenance, _Mapping]]] = ..., destinations: _Optional[_Iterable[_Union[Destination, _Mapping]]] = ...) -> None: ...
+    notices: _containers.RepeatedCompositeFieldContainer[NoticeTrace]
+    def __init__(self, sources: _Optional[_Iterable[_Union[Provenance, _Mapping]]] = ..., destinations: _Optional[_Iterable[_Union[Destination, _Mapping]]] = ..., notices: _Optional[_Iterable[_Union[NoticeTrace, _Mapping]]] = ...) -> None: ...
+
+class NoticeTrace(_message.Message):
+    __slots__ = ("notice_id", "node_id", "record_id", "old_version", "new_version", "reason", "changed_fields", "created_at", "ledger_index", "ack_ledger_index")
+    NOTICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_ID_FIELD_NUMBER: _ClassVar[int]
+    OLD_VERSION_FIELD_NUMBER: _ClassVar[int]
+    NEW_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LEDGER_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ACK_LEDGER_INDEX_FIELD_NUMBER: _ClassVar[int]
+    notice_id: int
+    node_id: str
+    record_id: str
+    old_version: int
+    new_version: int
+    reason: str
+    changed_fields: _containers.RepeatedScalarFieldContainer[str]
+    created_at: _timestamp_pb2.Timestamp
+    ledger_index: int
+    ack_ledger_index: int
+    def __init__(self, notice_id: _Optional[int] = ..., node_id: _Optional[str] = ..., record_id: _Optional[str] = ..., old_version: _Optional[int] = ..., new_version: _Optional[int] = ..., reason: _Optional[str] = ..., changed_fields: _Optional[_Iterable[str]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ledger_index: _Optional[int] = ..., ack_ledger_index: _Optional[int] = ...) -> None: ...
 
 class TraceEnterpriseRequest(_message.Message):
     __slots__ = ("credit_code", "page_size", "page_token")

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from xinlian.v1 import common_pb2 as xinlian_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xinlian/v1/exchange.proto\x12\nxinlian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17xinlian/v1/common.proto\"\xd0\x01\n\x06Record\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1e.xinlian.v1.Record.FieldsEntry\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12#\n\x07records\x18\x03 \x03(\x0b\x32\x12.xinlian.v1.Record\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x16\n\x0esigned_content\x18\x05 \x01(\x0c\"\x84\x01\n\x0cRecordResult\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12*\n\x07outcome\x18\x03 \x01(\x0e\x32\x19.xinlian.v1.RecordOutcome\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"/\n\x0bPushRequest\x12 \n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x11.xinlian.v1.Batch\"\x99\x01\n\x0cPushResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.xinlian.v1.RecordResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x05\x12\x12\n\nduplicates\x18\x04 \x01(\x05\x12\x10\n\x08rejected\x18\x05 \x01(\x05\x12\x14\n\x0cledger_index\x18\x06 \x01(\x03\";\n\x0e\x44isclosedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0c\n\x04mask\x18\x03 \x01(\t\"\xa9\x01\n\x0f\x44isclosedRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x16\n\x0esource_node_id\x18\x03 \x01(\t\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1a.xinlian.v1.DisclosedField\"\x99\x01\n\x0e\x43\x61tegoryResult\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x08\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08grant_id\x18\x05 \x01(\t\x12,\n\x07records\x18\x06 \x03(\x0b\x32\x1b.xinlian.v1.DisclosedRecord\"a\n\x0eSelfQueryProof\x12\r\n\x05nonce\x18\x01 \x01(\t\x12-\n\tissued_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x9f\x01\n\x0cQueryRequest\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12.\n\nself_query\x18\x04 \x01(\x0b\x32\x1a.xinlian.v1.SelfQueryProof\x12\x10\n\x08trace_id\x18\x05 \x01(\t\"|\n\rQueryResponse\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12.\n\ncategories\x18\x02 \x03(\x0b\x32\x1a.xinlian.v1.CategoryResult\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x14\n\x0cledger_index\x18\x04 \x01(\x03\"u\n\x11QueryBatchRequest\x12\x14\n\x0c\x63redit_codes\x18\x01 \x03(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\"@\n\x12QueryBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.xinlian.v1.QueryResponse\"u\n\x12QueryStreamRequest\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\"@\n\x13QueryStreamResponse\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.xinlian.v1.QueryResponse*\x87\x01\n\rRecordOutcome\x12\x1e\n\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECORD_OUTCOME_ACCEPTED\x10\x01\x12\x1c\n\x18RECORD_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17RECORD_OUTCOME_REJECTED\x10\x03\x32\xaf\x02\n\x0f\x45xchangeService\x12=\n\x04Push\x12\x17.xinlian.v1.PushRequest\x1a\x18.xinlian.v1.PushResponse(\x01\x30\x01\x12<\n\x05Query\x12\x18.xinlian.v1.QueryRequest\x1a\x19.xinlian.v1.QueryResponse\x12K\n\nQueryBatch\x12\x1d.xinlian.v1.QueryBatchRequest\x1a\x1e.xinlian.v1.QueryBatchResponse\x12R\n\x0bQueryStream\x12\x1e.xinlian.v1.QueryStreamRequest\x1a\x1f.xinlian.v1.QueryStreamResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xinlian/v1/exchange.proto\x12\nxinlian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17xinlian/v1/common.proto\"\xd0\x01\n\x06Record\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1e.xinlian.v1.Record.FieldsEntry\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x05\x42\x61tch\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12#\n\x07records\x18\x03 \x03(\x0b\x32\x12.xinlian.v1.Record\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x16\n\x0esigned_content\x18\x05 \x01(\x0c\"\x84\x01\n\x0cRecordResult\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12*\n\x07outcome\x18\x03 \x01(\x0e\x32\x19.xinlian.v1.RecordOutcome\x12\x13\n\x0breason_code\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\"/\n\x0bPushRequest\x12 \n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x11.xinlian.v1.Batch\"\x99\x01\n\x0cPushResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12)\n\x07results\x18\x02 \x03(\x0b\x32\x18.xinlian.v1.RecordResult\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x05\x12\x12\n\nduplicates\x18\x04 \x01(\x05\x12\x10\n\x08rejected\x18\x05 \x01(\x05\x12\x14\n\x0cledger_index\x18\x06 \x01(\x03\";\n\x0e\x44isclosedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\x12\x0c\n\x04mask\x18\x03 \x01(\t\"\xd8\x01\n\x0f\x44isclosedRecord\x12\x11\n\trecord_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x16\n\x0esource_node_id\x18\x03 \x01(\t\x12.\n\nevent_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x66ields\x18\x05 \x03(\x0b\x32\x1a.xinlian.v1.DisclosedField\x12-\n\nobjections\x18\x06 \x03(\x0b\x32\x19.xinlian.v1.ObjectionNote\"\x82\x01\n\rObjectionNote\x12\x14\n\x0cobjection_id\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\x12\r\n\x05label\x18\x03 \x01(\t\x12,\n\x08\x66iled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x66inding\x18\x05 \x01(\t\"\xab\x01\n\x0e\x43\x61tegoryResult\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x0f\n\x07\x61llowed\x18\x02 \x01(\x08\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x10\n\x08grant_id\x18\x05 \x01(\t\x12,\n\x07records\x18\x06 \x03(\x0b\x32\x1b.xinlian.v1.DisclosedRecord\x12\x10\n\x08withheld\x18\x07 \x01(\x05\"a\n\x0eSelfQueryProof\x12\r\n\x05nonce\x18\x01 \x01(\t\x12-\n\tissued_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x9f\x01\n\x0cQueryRequest\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12.\n\nself_query\x18\x04 \x01(\x0b\x32\x1a.xinlian.v1.SelfQueryProof\x12\x10\n\x08trace_id\x18\x05 \x01(\t\"|\n\rQueryResponse\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12.\n\ncategories\x18\x02 \x03(\x0b\x32\x1a.xinlian.v1.CategoryResult\x12\x10\n\x08trace_id\x18\x03 \x01(\t\x12\x14\n\x0cledger_index\x18\x04 \x01(\x03\"u\n\x11QueryBatchRequest\x12\x14\n\x0c\x63redit_codes\x18\x01 \x03(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\"@\n\x12QueryBatchResponse\x12*\n\x07results\x18\x01 \x03(\x0b\x32\x19.xinlian.v1.QueryResponse\"u\n\x12QueryStreamRequest\x12\x13\n\x0b\x63redit_code\x18\x01 \x01(\t\x12$\n\x07purpose\x18\x02 \x01(\x0e\x32\x13.xinlian.v1.Purpose\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\"@\n\x13QueryStreamResponse\x12)\n\x06result\x18\x01 \x01(\x0b\x32\x19.xinlian.v1.QueryResponse*\x87\x01\n\rRecordOutcome\x12\x1e\n\x1aRECORD_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17RECORD_OUTCOME_ACCEPTED\x10\x01\x12\x1c\n\x18RECORD_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17RECORD_OUTCOME_REJECTED\x10\x03\x32\xaf\x02\n\x0f\x45xchangeService\x12=\n\x04Push\x12\x17.xinlian.v1.PushRequest\x1a\x18.xinlian.v1.PushResponse(\x01\x30\x01\x12<\n\x05Query\x12\x18.xinlian.v1.QueryRequest\x1a\x19.xinlian.v1.QueryResponse\x12K\n\nQueryBatch\x12\x1d.xinlian.v1.QueryBatchRequest\x1a\x1e.xinlian.v1.QueryBatchResponse\x12R\n\x0bQueryStream\x12\x1e.xinlian.v1.QueryStreamRequest\x1a\x1f.xinlian.v1.QueryStreamResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RECORD_FIELDSENTRY']._loaded_options = None
   _globals['_RECORD_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_RECORDOUTCOME']._serialized_start=1922
-  _globals['_RECORDOUTCOME']._serialized_end=2057
+  _globals['_RECORDOUTCOME']._serialized_start=2120
+  _globals['_RECORDOUTCOME']._serialized_end=2255
   _globals['_RECORD']._serialized_start=100
   _globals['_RECORD']._serialized_end=308
   _globals['_RECORD_FIELDSENTRY']._serialized_start=263
@@ -52,23 +52,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISCLOSEDFIELD']._serialized_start=775
   _globals['_DISCLOSEDFIELD']._serialized_end=834
   _globals['_DISCLOSEDRECORD']._serialized_start=837
-  _globals['_DISCLOSEDRECORD']._serialized_end=1006
-  _globals['_CATEGORYRESULT']._serialized_start=1009
-  _globals['_CATEGORYRESULT']._serialized_end=1162
-  _globals['_SELFQUERYPROOF']._serialized_start=1164
-  _globals['_SELFQUERYPROOF']._serialized_end=1261
-  _globals['_QUERYREQUEST']._serialized_start=1264
-  _globals['_QUERYREQUEST']._serialized_end=1423
-  _globals['_QUERYRESPONSE']._serialized_start=1425
-  _globals['_QUERYRESPONSE']._serialized_end=1549
-  _globals['_QUERYBATCHREQUEST']._serialized_start=1551
-  _globals['_QUERYBATCHREQUEST']._serialized_end=1668
-  _globals['_QUERYBATCHRESPONSE']._serialized_start=1670
-  _globals['_QUERYBATCHRESPONSE']._serialized_end=1734
-  _globals['_QUERYSTREAMREQUEST']._serialized_start=1736
-  _globals['_QUERYSTREAMREQUEST']._serialized_end=1853
-  _globals['_QUERYSTREAMRESPONSE']._serialized_start=1855
-  _globals['_QUERYSTREAMRESPONSE']._serialized_end=1919
-  _globals['_EXCHANGESERVICE']._serialized_start=2060
-  _globals['_EXCHANGESERVICE']._serialized_end=2363
+  _globals['_DISCLOSEDRECORD']._serialized_end=1053
+  _globals['_OBJECTIONNOTE']._serialized_start=1056
+  _globals['_OBJECTIONNOTE']._serialized_end=1186
+  _globals['_CATEGORYRESULT']._serialized_start=1189
+  _globals['_CATEGORYRESULT']._serialized_end=1360
+  _globals['_SELFQUERYPROOF']._serialized_start=1362
+  _globals['_SELFQUERYPROOF']._serialized_end=1459
+  _globals['_QUERYREQUEST']._serialized_start=1462
+  _globals['_QUERYREQUEST']._serialized_end=1621
+  _globals['_QUERYRESPONSE']._serialized_start=1623
+  _globals['_QUERYRESPONSE']._serialized_end=1747
+  _globals['_QUERYBATCHREQUEST']._serialized_start=1749
+  _globals['_QUERYBATCHREQUEST']._serialized_end=1866
+  _globals['_QUERYBATCHRESPONSE']._serialized_start=1868
+  _globals['_QUERYBATCHRESPONSE']._serialized_end=1932
+  _globals['_QUERYSTREAMREQUEST']._serialized_start=1934
+  _globals['_QUERYSTREAMREQUEST']._serialized_end=2051
+  _globals['_QUERYSTREAMRESPONSE']._serialized_start=2053
+  _globals['_QUERYSTREAMRESPONSE']._serialized_end=2117
+  _globals['_EXCHANGESERVICE']._serialized_start=2258
+  _globals['_EXCHANGESERVICE']._serialized_end=2561
 # @@protoc_insertion_point(module_scope)

@@ -104,34 +104,52 @@ class DisclosedField(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ..., mask: _Optional[str] = ...) -> None: ...
 
 class DisclosedRecord(_message.Message):
-    __slots__ = ("record_id", "version", "source_node_id", "event_time", "fields")
+    __slots__ = ("record_id", "version", "source_node_id", "event_time", "fields", "objections")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIONS_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     version: int
     source_node_id: str
     event_time: _timestamp_pb2.Timestamp
     fields: _containers.RepeatedCompositeFieldContainer[DisclosedField]
-    def __init__(self, record_id: _Optional[str] = ..., version: _Optional[int] = ..., source_node_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fields: _Optional[_Iterable[_Union[DisclosedField, _Mapping]]] = ...) -> None: ...
+    objections: _containers.RepeatedCompositeFieldContainer[ObjectionNote]
+    def __init__(self, record_id: _Optional[str] = ..., version: _Optional[int] = ..., source_node_id: _Optional[str] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fields: _Optional[_Iterable[_Union[DisclosedField, _Mapping]]] = ..., objections: _Optional[_Iterable[_Union[ObjectionNote, _Mapping]]] = ...) -> None: ...
+
+class ObjectionNote(_message.Message):
+    __slots__ = ("objection_id", "state", "label", "filed_at", "finding")
+    OBJECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    FILED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINDING_FIELD_NUMBER: _ClassVar[int]
+    objection_id: str
+    state: str
+    label: str
+    filed_at: _timestamp_pb2.Timestamp
+    finding: str
+    def __init__(self, objection_id: _Optional[str] = ..., state: _Optional[str] = ..., label: _Optional[str] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finding: _Optional[str] = ...) -> None: ...
 
 class CategoryResult(_message.Message):
-    __slots__ = ("category", "allowed", "reason_code", "message", "grant_id", "records")
+    __slots__ = ("category", "allowed", "reason_code", "message", "grant_id", "records", "withheld")
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     GRANT_ID_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELD_NUMBER: _ClassVar[int]
     category: str
     allowed: bool
     reason_code: str
     message: str
     grant_id: str
     records: _containers.RepeatedCompositeFieldContainer[DisclosedRecord]
-    def __init__(self, category: _Optional[str] = ..., allowed: _Optional[bool] = ..., reason_code: _Optional[str] = ..., message: _Optional[str] = ..., grant_id: _Optional[str] = ..., records: _Optional[_Iterable[_Union[DisclosedRecord, _Mapping]]] = ...) -> None: ...
+    withheld: int
+    def __init__(self, category: _Optional[str] = ..., allowed: _Optional[bool] = ..., reason_code: _Optional[str] = ..., message: _Optional[str] = ..., grant_id: _Optional[str] = ..., records: _Optional[_Iterable[_Union[DisclosedRecord, _Mapping]]] = ..., withheld: _Optional[int] = ...) -> None: ...
 
 class SelfQueryProof(_message.Message):
     __slots__ = ("nonce", "issued_at", "signature")
