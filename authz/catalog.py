@@ -244,6 +244,8 @@ class Catalog:
             )
             if category.objection_rule not in ("annotate", "withhold"):
                 raise ValueError(f"catalog category {raw['id']}: objection_rule annotate|withhold")
+            if not 1 <= category.update_deadline_days <= 366:
+                raise ValueError(f"catalog category {raw['id']}: update_deadline_days 1-366")
             if not 1 <= category.objection_answer_days <= 366:
                 raise ValueError(f"catalog category {raw['id']}: objection_answer_days 1-366")
             if category.id in categories:

@@ -32,7 +32,6 @@ While an objection is open a category's ``objection_rule`` says what consumers g
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +42,7 @@ from authz.statements import (
     GRANT_ID_RE,
     MAX_CLOCK_SKEW,
     MAX_REASON_CHARS,
+    MAX_RECORD_ID_CHARS,
     SHA256_HEX_RE,
     SignedStatement,
     check_credit_code_form,
@@ -61,7 +61,6 @@ from xinlian.signing import VerifierKey
 MAX_CLAIM_CHARS = 2000
 MAX_DISPUTED_FIELDS = 64
 MAX_EVIDENCE_FILES = 32
-MAX_RECORD_ID_CHARS = 128
 FORWARD_WORKDAYS = 2  # the platform forwards within 2 working days of its receipt
 DEFAULT_ANSWER_DAYS = 20  # 征信业管理条例 第二十五条: verify within 20 days
 MAX_STATEMENT_AGE = timedelta(days=30)  # how old a statement may be when it is filed
@@ -148,6 +147,8 @@ class Objection(SignedStatement):
         "evidence_sha256",
         "issued_at",
     )
+    TIMES: ClassVar[frozenset[str]] = frozenset({"issued_at"})
+    LISTS: ClassVar[frozenset[str]] = frozenset({"fields", "evidence_sha256"})
 
     objection_id: str
     credit_code: str
@@ -191,35 +192,13 @@ class Objection(SignedStatement):
         object.__setattr__(self, "evidence_sha256", evidence)
         object.__setattr__(self, "issued_at", normalize_time(self.issued_at, "objection.issued_at"))
 
-    def _body(self) -> dict[str, Any]:
-        return {
-            "objection_id": self.objection_id,
-            "credit_code": self.credit_code,
-            "source_node_id": self.source_node_id,
-            "record_id": self.record_id,
-            "version": self.version,
-            "fields": list(self.fields),
-            "claim": self.claim,
-            "evidence_sha256": list(self.evidence_sha256),
-            "issued_at": format_time(self.issued_at),
-        }
-
     @classmethod
-    def _from_body(cls, obj: Mapping[str, Any]) -> Objection:
-        version = obj["version"]
-        if type(version) is not int:
-            raise InvalidArgument.field("objection.version", version, "an integer")
-        return cls(
-            objection_id=cls._str(obj, "objection_id"),
-            credit_code=cls._str(obj, "credit_code"),
-            source_node_id=cls._str(obj, "source_node_id"),
-            record_id=cls._str(obj, "record_id"),
-            version=version,
-            fields=tuple(cls._str_list(obj, "fields")),
-            claim=cls._str(obj, "claim"),
-            evidence_sha256=tuple(cls._str_list(obj, "evidence_sha256")),
-            issued_at=cls._time(obj, "issued_at"),
-        )
+    def _read(cls, obj: Mapping[str, Any], key: str) -> Any:
+        if key == "version":
+            if type(obj[key]) is not int:
+                raise InvalidArgument.field("objection.version", obj[key], "an integer")
+            return obj[key]
+        return super()._read(obj, key)
 
 
 # -- the platform's receipt ------------------------------------------------------------
@@ -233,6 +212,7 @@ class ObjectionReceipt(SignedStatement):
     KIND: ClassVar[str] = "objection_receipt"
     WHAT: ClassVar[str] = "objection_receipt"
     KEYS: ClassVar[tuple[str, ...]] = ("platform_node_id", "received_at", "statement_sha256")
+    TIMES: ClassVar[frozenset[str]] = frozenset({"received_at"})
 
     platform_node_id: str
     received_at: datetime
@@ -251,23 +231,7 @@ class ObjectionReceipt(SignedStatement):
     def of(
         cls, objection: Objection, platform_node_id: str, received_at: datetime
     ) -> ObjectionReceipt:
-        digest = hashlib.sha256(objection.canonical_bytes()).hexdigest()
-        return cls(platform_node_id, received_at, digest)
-
-    def _body(self) -> dict[str, Any]:
-        return {
-            "platform_node_id": self.platform_node_id,
-            "received_at": format_time(self.received_at),
-            "statement_sha256": self.statement_sha256,
-        }
-
-    @classmethod
-    def _from_body(cls, obj: Mapping[str, Any]) -> ObjectionReceipt:
-        return cls(
-            platform_node_id=cls._str(obj, "platform_node_id"),
-            received_at=cls._time(obj, "received_at"),
-            statement_sha256=cls._str(obj, "statement_sha256"),
-        )
+        return cls(platform_node_id, received_at, objection.fingerprint())
 
 
 def verify_filing(
@@ -283,7 +247,7 @@ def verify_filing(
     """The checks of a filing that need no store (numbered as in gateway.flows.objections)."""
     require_aware(now, "now")
     # (a) the receipt names this statement
-    if receipt.statement_sha256 != hashlib.sha256(objection.canonical_bytes()).hexdigest():
+    if receipt.statement_sha256 != objection.fingerprint():
         raise FailedPrecondition(
             "the platform's receipt names another statement", reason=OBJECTION_RECEIPT_MISMATCH
         )

@@ -24,18 +24,17 @@ from authz.publicity import RepairKind
 from authz.statements import (
     CATEGORY_ID_RE,
     GRANT_ID_RE,
+    MAX_RECORD_ID_CHARS,
     SignedStatement,
     check_credit_code_form,
     check_node_id,
     check_pattern,
     check_text,
-    format_time,
     normalize_time,
 )
 from xinlian.errors import InvalidArgument
 
 MAX_BASIS_CHARS = 500  # the repair's basis (修复依据) or the application's reason
-MAX_RECORD_ID_CHARS = 128  # as records.record_id
 
 
 def _check_record(what: str, credit_code: str, source: str, record_id: str, category: str) -> None:
@@ -71,6 +70,7 @@ class RepairStatement(SignedStatement):
         "application_id",
         "issued_at",
     )
+    TIMES: ClassVar[frozenset[str]] = frozenset({"issued_at"})
 
     repair_id: str
     kind: RepairKind
@@ -98,38 +98,16 @@ class RepairStatement(SignedStatement):
             )
         object.__setattr__(self, "issued_at", normalize_time(self.issued_at, "repair.issued_at"))
 
-    def _body(self) -> dict[str, Any]:
-        return {
-            "repair_id": self.repair_id,
-            "kind": self.kind.value,
-            "credit_code": self.credit_code,
-            "source_node_id": self.source_node_id,
-            "record_id": self.record_id,
-            "category": self.category,
-            "basis": self.basis,
-            "signer_node_id": self.signer_node_id,
-            "application_id": self.application_id,
-            "issued_at": format_time(self.issued_at),
-        }
-
     @classmethod
-    def _from_body(cls, obj: Mapping[str, Any]) -> RepairStatement:
-        kind = cls._str(obj, "kind")
-        if kind not in {k.value for k in RepairKind}:
-            raise InvalidArgument.field("repair.kind", kind, "repair or removal")
-        application = obj["application_id"]
-        return cls(
-            repair_id=cls._str(obj, "repair_id"),
-            kind=RepairKind(kind),
-            credit_code=cls._str(obj, "credit_code"),
-            source_node_id=cls._str(obj, "source_node_id"),
-            record_id=cls._str(obj, "record_id"),
-            category=cls._str(obj, "category"),
-            basis=cls._str(obj, "basis"),
-            signer_node_id=cls._str(obj, "signer_node_id"),
-            application_id=None if application is None else cls._str(obj, "application_id"),
-            issued_at=cls._time(obj, "issued_at"),
-        )
+    def _read(cls, obj: Mapping[str, Any], key: str) -> Any:
+        if key == "kind":
+            kind = cls._str(obj, "kind")
+            if kind not in {k.value for k in RepairKind}:
+                raise InvalidArgument.field("repair.kind", kind, "repair or removal")
+            return RepairKind(kind)
+        if key == "application_id" and obj[key] is None:
+            return None
+        return super()._read(obj, key)
 
 
 @dataclass(frozen=True)
@@ -148,6 +126,7 @@ class RepairApplication(SignedStatement):
         "platform_node_id",
         "issued_at",
     )
+    TIMES: ClassVar[frozenset[str]] = frozenset({"issued_at"})
 
     application_id: str
     credit_code: str
@@ -173,29 +152,4 @@ class RepairApplication(SignedStatement):
         check_node_id(self.platform_node_id, field_name="repair_application.platform_node_id")
         object.__setattr__(
             self, "issued_at", normalize_time(self.issued_at, "repair_application.issued_at")
-        )
-
-    def _body(self) -> dict[str, Any]:
-        return {
-            "application_id": self.application_id,
-            "credit_code": self.credit_code,
-            "source_node_id": self.source_node_id,
-            "record_id": self.record_id,
-            "category": self.category,
-            "reason": self.reason,
-            "platform_node_id": self.platform_node_id,
-            "issued_at": format_time(self.issued_at),
-        }
-
-    @classmethod
-    def _from_body(cls, obj: Mapping[str, Any]) -> RepairApplication:
-        return cls(
-            application_id=cls._str(obj, "application_id"),
-            credit_code=cls._str(obj, "credit_code"),
-            source_node_id=cls._str(obj, "source_node_id"),
-            record_id=cls._str(obj, "record_id"),
-            category=cls._str(obj, "category"),
-            reason=cls._str(obj, "reason"),
-            platform_node_id=cls._str(obj, "platform_node_id"),
-            issued_at=cls._time(obj, "issued_at"),
         )

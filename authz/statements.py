@@ -7,7 +7,11 @@ RFC 3339 in UTC with a ``Z`` suffix and whole seconds (``2026-01-05T09:00:00Z``)
 optional values are ``null``. The statements themselves are in ``authz.grants`` and
 ``authz.enterprise_statements``; their common shape is :class:`SignedStatement`:
 
-1. ``_body()`` gives the statement's own keys (everything but ``v`` and ``type``);
+1. ``_body()`` gives the statement's own keys (everything but ``v`` and ``type``); by
+   default each of ``KEYS`` is the dataclass field of that name, encoded by its type
+   (times as above, enums by value, tuples as lists, strings, integers and ``None`` as
+   they are), and ``_from_body`` reads them back (``TIMES`` and ``LISTS`` name the keys
+   holding times and lists of strings; a statement overrides ``_read`` for other kinds);
 2. ``canonical_bytes()`` is the one byte form the enterprise signs;
 3. ``from_canonical(data)`` parses strictly (size bound, no duplicate keys, no floats,
    exactly the statement's keys, this format version and type), builds the statement
@@ -29,6 +33,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Any, ClassVar, Self
 
 from xinlian.errors import InvalidArgument
@@ -40,6 +45,7 @@ FORMAT_VERSION = 1
 MAX_CANONICAL_BYTES = 32 * 1024
 MAX_REASON_CHARS = 500
 MAX_CLOCK_SKEW = timedelta(seconds=30)  # how far in the future an issued_at may be
+MAX_RECORD_ID_CHARS = 128  # as records.record_id (objections and repairs name records)
 
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CREDIT_CODE_RE = re.compile(r"[0-9A-HJ-NPQRTUWXY]{18}")
@@ -158,6 +164,17 @@ def _require_canonical(data: bytes, encoded: bytes, what: str) -> None:
         )
 
 
+def _encode(value: object) -> object:
+    """One field's canonical JSON value (see ``SignedStatement._body``)."""
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
 # -- the base --------------------------------------------------------------------------
 
 
@@ -167,13 +184,24 @@ class SignedStatement:
     KIND: ClassVar[str]  # the canonical "type"
     WHAT: ClassVar[str]  # the field-name prefix in error messages
     KEYS: ClassVar[tuple[str, ...]]  # the canonical keys besides "v" and "type"
+    TIMES: ClassVar[frozenset[str]] = frozenset()  # keys holding times
+    LISTS: ClassVar[frozenset[str]] = frozenset()  # keys holding lists of strings (tuples)
 
     def _body(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return {key: _encode(getattr(self, key)) for key in self.KEYS}
 
     @classmethod
     def _from_body(cls, obj: Mapping[str, Any]) -> Self:
-        raise NotImplementedError
+        return cls(**{key: cls._read(obj, key) for key in cls.KEYS})
+
+    @classmethod
+    def _read(cls, obj: Mapping[str, Any], key: str) -> Any:
+        """One key of ``_from_body``: a time, a list of strings, or a string."""
+        if key in cls.TIMES:
+            return cls._time(obj, key)
+        if key in cls.LISTS:
+            return tuple(cls._str_list(obj, key))
+        return cls._str(obj, key)
 
     def to_canonical_dict(self) -> dict[str, Any]:
         return {"v": FORMAT_VERSION, "type": self.KIND, **self._body()}

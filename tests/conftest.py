@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 from support.harness import Gateway, running_gateway
-from support.postgres import Cluster, start_cluster
+from support.postgres import Cluster, running_cluster
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
-    cluster = start_cluster()
-    try:
+    with running_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture

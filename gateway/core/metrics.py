@@ -36,12 +36,14 @@ PUSH_RECORDS = "xinlian.push.records"
 QUERY_DECISIONS = "xinlian.query.decisions"
 COMMIT_GROUP_SIZE = "xinlian.committer.group_size"
 COMMIT_DURATION = "xinlian.committer.duration"
+COMMIT_ERRORS = "xinlian.commit.errors"
 COMMIT_QUEUE_DEPTH = "xinlian.committer.queue_depth"
 LEDGER_SIZE = "xinlian.ledger.size"
 CHECKPOINT_AGE = "xinlian.ledger.checkpoint_age"
 CERTIFICATE_EXPIRY = "xinlian.node.certificate_expiry"
 READY = "xinlian.ready"
 OBJECTIONS = "xinlian.objections"
+OBJECTIONS_OVERDUE = "xinlian.objections.overdue"
 
 # -- counters and histograms (observable gauges: gateway.host.telemetry) ----------------
 rpc_calls = _meter.create_counter(
@@ -70,6 +72,11 @@ commit_group_size = _meter.create_histogram(
 )
 commit_duration = _meter.create_histogram(
     COMMIT_DURATION, unit="ms", description="Time to commit one group (ledger included)"
+)
+commit_errors = _meter.create_counter(
+    COMMIT_ERRORS,
+    unit="{group}",
+    description="Groups whose commit the database refused or lost, by error kind",
 )
 
 
@@ -103,6 +110,7 @@ __all__ = [
     "TRACING",
     "annotate",
     "commit_duration",
+    "commit_errors",
     "commit_group_size",
     "push_records",
     "query_decisions",

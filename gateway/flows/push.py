@@ -61,7 +61,6 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection
 
 from audit.entry import Action, Entry, Outcome
@@ -75,7 +74,7 @@ from authz.records import (
     check_event_time_us,
 )
 from gateway.core.caller import Caller
-from gateway.flows.denials import Refusal, mark
+from gateway.flows.caller_key import signing_key
 from gateway.flows.registry import get_node
 from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.store import batch_storage, batch_writes
@@ -327,22 +326,6 @@ class PushHandler:
             return _outcome(batch, letters, index)
 
         return work
-
-
-def signing_key(caller: Caller) -> VerifierKey:
-    """The caller's certificate key, if batches can be signed with it: Ed25519 or P-256.
-    Another key type refuses the stream, PERMISSION_DENIED ``BAD_KEY_TYPE``, and the
-    refusal is an ``access.denied`` ledger entry (``gateway.flows.denials``)."""
-    key = caller.public_key
-    if key is None:
-        raise Unauthenticated("no client certificate", reason="NO_CLIENT_CERTIFICATE")
-    if isinstance(key, ed25519.Ed25519PublicKey) or (
-        isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
-    ):
-        return key
-    refused = PermissionDenied("certificate key type not accepted", reason="BAD_KEY_TYPE")
-    mark(refused, Refusal(Action.ACCESS_DENIED))
-    raise refused
 
 
 def check_records(

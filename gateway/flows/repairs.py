@@ -3,7 +3,9 @@
 Recording a repair or removal (``record_repair``, RPC RecordRepair)::
 
     (1) the statement names the caller as its signer, and the key of the caller's own
-        certificate signed its canonical bytes (REPAIR_SIGNER_MISMATCH, BAD_SIGNATURE)
+        certificate signed its canonical bytes (REPAIR_SIGNER_MISMATCH, BAD_SIGNATURE); a
+        certificate key that cannot sign (not Ed25519 or P-256) is refused BAD_KEY_TYPE, an
+        ``access.denied`` entry (gateway.flows.caller_key)
     (2) it is not issued in the future (beyond MAX_CLOCK_SKEW) nor older than
         MAX_REPAIR_STATEMENT_AGE (REPAIR_STATEMENT_STALE)
     (3) the category has a publicity rule (NO_PUBLICITY_RULE); a removal only where the
@@ -45,7 +47,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection, insert, select, update
 
 from audit.entry import Action
@@ -54,6 +55,7 @@ from authz.publicity import RepairKind, check_repair_allowed, local_day
 from authz.repair_statements import RepairStatement
 from authz.statements import MAX_CLOCK_SKEW, MAX_REASON_CHARS, check_text, format_time
 from gateway.core.caller import Caller
+from gateway.flows.caller_key import signing_key
 from gateway.flows.denials import refuses_statement
 from gateway.flows.notices import REASON_REPAIRED, enqueue_superseded
 from gateway.store import schema
@@ -67,7 +69,6 @@ from xinlian.errors import (
     NotFound,
     PermissionDenied,
 )
-from xinlian.signing import verify
 
 MAX_REPAIR_STATEMENT_AGE = timedelta(days=1)  # a signed statement is filed within a day
 MAX_LISTED = limits.MAX_PAGE_SIZE
@@ -210,13 +211,6 @@ def _fields(text: str) -> dict[str, str]:
     return {str(k): v for k, v in loaded.items() if isinstance(v, str)}
 
 
-def _caller_key(caller: Caller) -> Any:
-    key = caller.public_key
-    if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        raise PermissionDenied("the caller's certificate key cannot verify", reason="BAD_KEY_TYPE")
-    return key
-
-
 # -- units of work --------------------------------------------------------------------------
 
 
@@ -235,7 +229,7 @@ def record_repair(
         raise PermissionDenied(
             "the repair statement names another signer", reason="REPAIR_SIGNER_MISMATCH"
         )
-    verify(_caller_key(caller), statement.canonical_bytes(), signature, what="repair statement")
+    statement.verify_signature(signature, signing_key(caller), what="repair statement")
     # (2) fresh
     check_fresh(statement.issued_at, now, "repair statement")
     # (3) the catalog's rule

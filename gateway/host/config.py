@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.store.db import sqlite_url
+from xinlian.exit_codes import CommandExit, ExitCode
 
 CONFIG_FILE = "config.json"
 DEFAULT_LISTEN = "127.0.0.1:7443"
@@ -32,6 +33,19 @@ _PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
 
 def redact_url(url: str) -> str:
     return _PASSWORD_RE.sub(r"\1***\3", url)
+
+
+class ConfigError(CommandExit, ValueError):
+    """A bad value for a key of ``config.json`` (or of the option that overrides it):
+    the command ends with exit code 2 (USAGE) and one line naming the key and what is
+    wanted, no traceback."""
+
+    def __init__(self, key: str, value: object, wanted: str, *, option: bool = True) -> None:
+        where = f"config.json or serve --{key.replace('_', '-')}" if option else "config.json"
+        super().__init__(
+            ExitCode.USAGE, f"error: {key} ({where}): {value!r} is invalid; wanted {wanted}"
+        )
+        self.key = key
 
 
 def _is_host_port(address: str) -> bool:
@@ -59,12 +73,14 @@ class GatewayConfig:
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
-            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}")
+            raise ConfigError("log_format", self.log_format, f"one of {', '.join(LOG_FORMATS)}")
         if self.ops_listen and not _is_host_port(self.ops_listen):
-            raise ValueError(f"ops_listen {self.ops_listen!r} is not HOST:PORT")
+            raise ConfigError("ops_listen", self.ops_listen, 'HOST:PORT, or "" for no ops port')
         bound = self.readiness_max_checkpoint_age_s
         if bound is not None and not bound > 0:
-            raise ValueError("readiness_max_checkpoint_age_s must be positive")
+            raise ConfigError(
+                "readiness_max_checkpoint_age_s", bound, "a positive number", option=False
+            )
 
     @property
     def max_checkpoint_age_s(self) -> float:

@@ -11,8 +11,10 @@ The gateway is *ready* when, in this order:
 
 ``Monitor.run`` re-checks every ``HEALTH_TICK_S`` and sets the gRPC health status of
 every service (and of ``""``, the server) to SERVING or NOT_SERVING when it changes; it
-also refreshes, at most every ``CERT_REFRESH_S``, the certificate expiry per node that
-the metrics report. ``/readyz`` on the ops port asks ``Monitor.check``.
+also refreshes, at most every ``FIGURES_REFRESH_S``, the figures the metrics read from
+the store (``refresh_figures``: the certificate expiry per node, the open objections
+past their answer deadline per category), so a scrape never queries the database.
+``/readyz`` on the ops port asks ``Monitor.check``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import func, select
 from gateway.flows.checkpointer import CheckpointerState
 from gateway.flows.runtime import Runtime
 from gateway.store import schema
+from gateway.store.objections_store import count_overdue
 from gateway.store.timeutil import to_us
 
 log = logging.getLogger("xinlian.health")
@@ -37,7 +40,7 @@ log = logging.getLogger("xinlian.health")
 HEALTH_TICK_S = 0.5
 STORE_PING_TIMEOUT_S = 2.0
 STORE_PING_CACHE_S = 1.0
-CERT_REFRESH_S = 60.0
+FIGURES_REFRESH_S = 60.0
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -72,7 +75,8 @@ class Monitor:
         self._store_ok = False
         self._status: int | None = None
         self._not_after_us: dict[str, int] = {}
-        self._certs_at = float("-inf")
+        self._overdue: dict[str, int] = {}
+        self._figures_at = float("-inf")
         self._last: Readiness = Readiness(False, ("starting",))
 
     # -- background tasks ---------------------------------------------------------------
@@ -135,8 +139,8 @@ class Monitor:
         while True:
             try:
                 await self.publish(await self.check())
-                if time.monotonic() - self._certs_at >= CERT_REFRESH_S:
-                    await self._refresh_certificates()
+                if time.monotonic() - self._figures_at >= FIGURES_REFRESH_S:
+                    await self.refresh_figures()
             except Exception as exc:  # the next tick tries again; /readyz checks on its own
                 log.warning("health check failed: %s", type(exc).__name__)
             await asyncio.sleep(HEALTH_TICK_S)
@@ -155,8 +159,20 @@ class Monitor:
         for name in (*self.services, ""):
             await self.servicer.set(name, status)
 
+    async def refresh_figures(self) -> None:
+        """Read the store-backed figures now (``run`` does, at most every minute)."""
+        self._figures_at = time.monotonic()
+        await self._refresh_certificates()
+        await self._refresh_overdue()
+
+    async def _refresh_overdue(self) -> None:
+        now = self.rt.clock.now()
+        try:
+            self._overdue = await self.rt.read(lambda conn: count_overdue(conn, now))
+        except Exception as exc:
+            log.warning("overdue objections refresh failed: %s", type(exc).__name__)
+
     async def _refresh_certificates(self) -> None:
-        self._certs_at = time.monotonic()
         c = schema.certificates
         query = (
             select(c.c.node_id, func.max(c.c.not_after_us))
@@ -185,6 +201,9 @@ class Monitor:
     def certificate_expiry_s(self) -> dict[str, float]:
         now_us = to_us(self.rt.clock.now())
         return {node: (us - now_us) / 1e6 for node, us in self._not_after_us.items()}
+
+    def objections_overdue(self) -> dict[str, int]:
+        return dict(self._overdue)
 
     def is_ready(self) -> bool:
         return self._last.ready

@@ -50,6 +50,7 @@ class GaugeSource(Protocol):
     def ledger_size(self) -> int | None: ...
     def checkpoint_age_s(self) -> float | None: ...
     def certificate_expiry_s(self) -> dict[str, float]: ...
+    def objections_overdue(self) -> dict[str, int]: ...
     def is_ready(self) -> bool: ...
 
 
@@ -162,6 +163,14 @@ def _expiry(options: CallbackOptions) -> Iterable[Observation]:
     ]
 
 
+def _overdue(options: CallbackOptions) -> Iterable[Observation]:
+    totals: dict[str, int] = {}
+    for per_category in _each("objections_overdue"):
+        for category, n in per_category.items():  # type: ignore[attr-defined]
+            totals[category] = max(totals.get(category, 0), n)  # one store, many gateways
+    return [Observation(n, {"category": category}) for category, n in totals.items()]
+
+
 _GAUGES: tuple[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str], ...] = (
     (names.COMMIT_QUEUE_DEPTH, _plain("queue_depth"), "{unit}", "Units waiting to commit"),
     (names.LEDGER_SIZE, _plain("ledger_size"), "{entry}", "Ledger entries (tree size)"),
@@ -177,6 +186,12 @@ _GAUGES: tuple[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], st
         _expiry,
         "s",
         "Seconds until a node's latest unrevoked certificate expires",
+    ),
+    (
+        names.OBJECTIONS_OVERDUE,
+        _overdue,
+        "{objection}",
+        "Open objections past their answer deadline, by category",
     ),
 )
 

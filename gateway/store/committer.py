@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from audit.entry import Entry
 from audit.merkle import CompactRange, leaf_hash
-from gateway.core.metrics import commit_duration, commit_group_size
+from gateway.core.metrics import commit_duration, commit_errors, commit_group_size
 from gateway.store.db import Store
 from gateway.store.dialect import DIALECTS, Dialect
 from gateway.store.ledger_ddl import INDEXED_COLUMNS
@@ -116,6 +117,26 @@ class _Pending(Generic[T]):
     result: Any = None
     error: BaseException | None = None
     done: bool = field(default=False)
+
+
+def _error_kind(exc: BaseException) -> str:
+    """The ``kind`` label of ``xinlian.commit.errors`` for a group whose commit failed:
+    ``operational`` (the database is unreachable, locked, read-only or full),
+    ``integrity`` (it refused a row), ``database`` (any other database error), ``io``
+    (the SQLite commit lock file) or ``other`` (a unit's own bug failed the group).
+    The store reports an unreachable database as ``Unavailable`` from the driver's
+    ``OperationalError``: that cause decides."""
+    if isinstance(exc, XinLianError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    if isinstance(exc, OperationalError):
+        return "operational"
+    if isinstance(exc, IntegrityError):
+        return "integrity"
+    if isinstance(exc, SQLAlchemyError):
+        return "database"
+    if isinstance(exc, OSError):
+        return "io"
+    return "other"
 
 
 class _Refused(Exception):
@@ -322,6 +343,7 @@ class GroupCommitter:
                 )
             except Exception as exc:
                 log.error("ledger group commit failed: %s", type(exc).__name__)
+                commit_errors.add(1, {"kind": _error_kind(exc)})
                 failure = Unavailable(
                     "the audit ledger could not be written; nothing was disclosed",
                     reason="LEDGER_UNAVAILABLE",

@@ -178,10 +178,20 @@ def list_objections(
     if state is not None:
         query = query.where(_O.state == state.value)
     if overdue_at is not None:
-        query = query.where(
-            _O.state == ObjectionState.OPEN.value, _O.answer_due_us < to_us(overdue_at)
-        )
+        query = query.where(*_overdue(overdue_at))
     return [_stored(row) for row in conn.execute(query.limit(min(limit, MAX_LISTED))).all()]
+
+
+def _overdue(now: datetime) -> tuple[Any, ...]:
+    """Still open after the answer deadline (``StoredObjection.overdue_at``)."""
+    return (_O.state == ObjectionState.OPEN.value, _O.answer_due_us < to_us(now))
+
+
+def count_overdue(conn: Connection, now: datetime) -> dict[str, int]:
+    """Open objections past their answer deadline at ``now``, per category (the
+    ``xinlian.objections.overdue`` gauge; index ``ix_objections_state_due``)."""
+    query = select(_O.category, func.count()).where(*_overdue(now)).group_by(_O.category)
+    return {str(category): int(n) for category, n in conn.execute(query).all()}
 
 
 def set_answer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -14,7 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from ops.conftest import http_get, ops_gateway
 from support.harness import Gateway
-from support.postgres import Cluster, start_cluster
+from support.postgres import Cluster, private_cluster_fixture
 
 from gateway.host.server import SERVICE_NAMES
 
@@ -55,14 +55,7 @@ def _ready(gw: Gateway) -> tuple[int, str]:
     return http_get(gw.running.ops_port, "/readyz")
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[Cluster]:
-    """A cluster of this module's own: the test stops it."""
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+pg_cluster = private_cluster_fixture()
 
 
 @pytest.mark.postgres

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from support.harness import Gateway, running_gateway
-from support.postgres import Cluster, start_cluster
+from support.postgres import Cluster, private_cluster_fixture
 
 from authz.catalog import Catalog
 from gateway.store import schema
@@ -23,15 +23,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 SPEC = Catalog.default().categories["housing_fund"]
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[Cluster]:
-    """A cluster of this module's own: these tests restart it, and the session's shared
-    cluster must stay up for the other PostgreSQL tests."""
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+pg_cluster = private_cluster_fixture()
 
 
 @pytest.fixture

@@ -15,9 +15,12 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 READY_TIMEOUT_S = 180.0
@@ -155,3 +158,26 @@ def start_cluster() -> Cluster:
     )
     cluster.start()
     return cluster
+
+
+@contextlib.contextmanager
+def running_cluster() -> Iterator[Cluster]:
+    """A throwaway cluster for the duration of the ``with`` block."""
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def private_cluster_fixture() -> Any:
+    """A module-scoped ``pg_cluster`` fixture of the test module's own, for tests that stop
+    or restart the server (the session's shared cluster must stay up for the others):
+    ``pg_cluster = private_cluster_fixture()`` at the top of the module."""
+
+    @pytest.fixture(scope="module", name="pg_cluster")
+    def own_cluster() -> Iterator[Cluster]:
+        with running_cluster() as cluster:
+            yield cluster
+
+    return own_cluster
