@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from xinlian.identity import CHANNEL_OPTIONS, Identity, NodeIdentityFiles
+from xinlian.pki import make_private
 from xinlian.v1 import registry_pb2, registry_pb2_grpc
 from xinlian.wire import KIND_FROM_WIRE, KIND_TO_WIRE
 
@@ -79,8 +80,9 @@ def _new_key_and_csr(node_hint: str) -> tuple[bytes, bytes]:
 
 
 def enroll(gateway: str, token: str, ca_pem: bytes, out: Path, server_name: str = "") -> Identity:
-    """(1) make a key locally, (2) send a CSR with the token, (3) store the certificate."""
-    out.mkdir(parents=True, exist_ok=True)
+    """(1) make a key locally, (2) send a CSR with the token, (3) store the certificate
+    (the directory mode 0700, every file in it 0600, whatever the umask)."""
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
     files = NodeIdentityFiles(out)
     if files.meta.exists():
         raise FileExistsError(f"{out} already holds an identity")
@@ -108,6 +110,7 @@ def enroll(gateway: str, token: str, ca_pem: bytes, out: Path, server_name: str 
             indent=2,
         )
     )
+    make_private(out)
     return Identity.load(out)
 
 
@@ -127,4 +130,5 @@ def renew(identity: Identity) -> str:
     cert_tmp.write_text(response.certificate_pem)
     os.replace(key_tmp, identity.files.key)
     os.replace(cert_tmp, identity.files.cert)
+    make_private(identity.files.root)
     return str(response.not_after.ToDatetime().isoformat()) + "Z"

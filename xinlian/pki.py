@@ -82,9 +82,37 @@ def write_secret(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+"""The process umask of every command that writes a gateway home or a node identity:
+what it creates later (the SQLite -wal and -shm files) is private too."""
+
+
+def make_private(root: Path) -> None:
+    """``root`` and every directory under it mode 0700, every file 0600, whatever the
+    umask they were made under (a gateway home, a node identity directory)."""
+    if not root.exists():
+        return
+    root.chmod(PRIVATE_DIR_MODE)
+    for path in root.rglob("*"):
+        if path.is_symlink():
+            continue
+        path.chmod(PRIVATE_DIR_MODE if path.is_dir() else PRIVATE_FILE_MODE)
+
+
 def write_public(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def server_cert_hosts(cert: x509.Certificate) -> list[str]:
+    """The DNS names and IP addresses a server certificate names, in its order."""
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name.value) for name in names if isinstance(name, x509.DNSName | x509.IPAddress)]
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -185,6 +213,7 @@ def issue_server_cert(
     ca_cert: x509.Certificate,
     hosts: list[str],
     now: datetime,
+    lifetime: timedelta = SERVER_CERT_LIFETIME,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = new_private_key()
     names: list[x509.GeneralName] = []
@@ -199,7 +228,7 @@ def issue_server_cert(
             _name("xinlian-gateway"),
             key.public_key(),
             now - CLOCK_SKEW_ALLOWANCE,
-            now + SERVER_CERT_LIFETIME,
+            now + lifetime,
             ExtendedKeyUsageOID.SERVER_AUTH,
         )
         .add_extension(x509.SubjectAlternativeName(names), critical=False)

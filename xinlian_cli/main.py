@@ -17,6 +17,7 @@ import click
 import grpc
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from gateway.host.certs import cert_group
 from gateway.host.cli import gateway_group
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
@@ -47,6 +48,7 @@ agent_group.add_command(sample_cmd)  # sample data is not the agent's, but lives
 agent_group.add_command(agent_objections_group)
 enterprise_group.add_command(freeze_cmd)
 
+gateway_group.add_command(cert_group)
 cli.add_command(gateway_group)
 cli.add_command(node_group)
 cli.add_command(admin_group)

@@ -123,7 +123,8 @@ class Issued:
 class Registry:
     catalog: Catalog
     clock: Clock
-    ca_key: ec.EllipticCurvePrivateKey = field(repr=False)
+    # None on a serving replica without the CA key: Enroll and Renew are refused there
+    ca_key: ec.EllipticCurvePrivateKey | None = field(repr=False)
     ca_cert: x509.Certificate
     token_ttl: timedelta = timedelta(hours=72)
     cert_lifetime: timedelta = timedelta(days=90)
@@ -304,7 +305,17 @@ class Registry:
         return work
 
     # -- certificates -------------------------------------------------------------------
+    def _signing_key(self) -> ec.EllipticCurvePrivateKey:
+        if self.ca_key is None:
+            raise FailedPrecondition(
+                "this gateway replica holds no CA key and issues no certificates: enroll "
+                "or renew through the enrollment replica (docs/deploy.md)",
+                reason="CA_KEY_NOT_HERE",
+            )
+        return self.ca_key
+
     def enroll(self, token: str, csr_pem: str, trace_id: str) -> Any:
+        self._signing_key()  # refused before the token is looked at
         token_id, secret = parse_token(token)
         csr = parse_csr(csr_pem)
 
@@ -332,6 +343,7 @@ class Registry:
         return work
 
     def renew(self, caller: Caller, csr_pem: str, trace_id: str) -> Any:
+        self._signing_key()
         csr = parse_csr(csr_pem)
 
         def work(conn: Connection, ledger: LedgerTx) -> Issued:
@@ -356,7 +368,7 @@ class Registry:
     ) -> Issued:
         identity = NodeIdentity(node.node_id, node.kind, node.region)
         cert = issue_certificate(
-            conn, self.ca_key, self.ca_cert, identity, csr, now, self.cert_lifetime
+            conn, self._signing_key(), self.ca_cert, identity, csr, now, self.cert_lifetime
         )
         return Issued(node, cert.pem, cert.not_after, cert.serial)
 

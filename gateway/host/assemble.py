@@ -27,7 +27,8 @@ def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
     registry = Registry(
         catalog=catalog,
         clock=clock,
-        ca_key=load_private_key(config.ca_key),
+        # a serving replica may run without the CA key (docs/deploy.md: key custody)
+        ca_key=load_private_key(config.ca_key) if config.ca_key.exists() else None,
         ca_cert=load_cert(config.ca_cert),
         token_ttl=timedelta(hours=config.enrollment_token_ttl_h),
         cert_lifetime=config.node_cert_lifetime,

@@ -96,8 +96,15 @@ def migrate_cmd(home: Path) -> None:
 @gateway_group.command("config")
 @HOME_OPTION
 def config_cmd(home: Path) -> None:
-    """Show the effective configuration (secrets redacted)."""
-    click.echo(json.dumps(load_config(home).redacted(), indent=2, ensure_ascii=False))
+    """Show the effective configuration (secrets redacted) and the server certificate's
+    names and expiry."""
+    from gateway.host.certs import server_cert_info
+    from xinlian.clock import SystemClock
+
+    config = load_config(home)
+    shown = config.redacted()
+    shown["server_certificate"] = server_cert_info(config, SystemClock().now()).as_dict()
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
 
 
 @gateway_group.command("serve")
@@ -146,6 +153,7 @@ def serve_cmd(
         ops_listen=ops_listen,
     )
     configure_logging(log_level, config.log_format)
+    _private_files(config)
     if workers > 1:
         _serve_pool(home, config, log_level, workers)
         return
@@ -159,6 +167,16 @@ def serve_cmd(
             ops_listen=config.ops_listen,
         )
     )
+
+
+def _private_files(config: GatewayConfig) -> None:
+    """What serve creates (the SQLite -wal and -shm files) is mode 0600; what exists is
+    made private again (gateway.host.home.secure_home)."""
+    from gateway.host.home import secure_home
+    from xinlian.pki import PRIVATE_UMASK
+
+    os.umask(PRIVATE_UMASK)
+    secure_home(config)
 
 
 def _die_with_parent() -> None:
@@ -305,9 +323,21 @@ def stats_cmd(home: Path, as_json: bool) -> None:
         counts, ledger_size, nodes = store.read(read)
     finally:
         store.close()
+    from gateway.host.certs import server_cert_info
+    from xinlian.clock import SystemClock
+
+    cert = server_cert_info(config, SystemClock().now()).as_dict()
     if as_json:
         click.echo(
-            json.dumps({"records": counts, "ledger_size": ledger_size, "nodes": nodes}, indent=2)
+            json.dumps(
+                {
+                    "records": counts,
+                    "ledger_size": ledger_size,
+                    "nodes": nodes,
+                    "server_certificate": cert,
+                },
+                indent=2,
+            )
         )
         return
     from rich.console import Console
@@ -328,3 +358,4 @@ def stats_cmd(home: Path, as_json: bool) -> None:
     console = Console(markup=False)  # data is shown as is, never as markup
     console.print(table)
     console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")
+    console.print(f"server certificate: {', '.join(cert['hosts'])}; not after {cert['not_after']}")

@@ -23,6 +23,7 @@ DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
 DEFAULT_RETENTION_DAYS = 183  # 网络安全法 第二十一条: network logs at least 6 months
 DEFAULT_ENROLLMENT_TOKEN_TTL_H = 72
 DEFAULT_NODE_CERT_DAYS = 90
+DEFAULT_SERVER_CERT_WARN_DAYS = 30  # serve warns when the server certificate ends sooner
 DEFAULT_OPS_LISTEN = "127.0.0.1:9464"  # plain HTTP /healthz /readyz /metrics; "" turns it off
 LOG_FORMATS = ("text", "json")
 CHECKPOINT_AGE_SLACK_S = 10.0
@@ -70,12 +71,20 @@ class GatewayConfig:
     readiness_max_checkpoint_age_s: float | None = None  # None: 3 × interval + slack
     # extra working-day calendar directories (YYYY.json, docs/workdays.md)
     calendar_dirs: tuple[str, ...] = ()
+    server_cert_warn_days: int = DEFAULT_SERVER_CERT_WARN_DAYS
+    # the CA key's file ("": HOME/ca/ca.key; relative: under HOME); absent on a serving
+    # replica, which then refuses Enroll and Renew with CA_KEY_NOT_HERE (docs/deploy.md)
+    ca_key_path: str = ""
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError("log_format", self.log_format, f"one of {', '.join(LOG_FORMATS)}")
         if self.ops_listen and not _is_host_port(self.ops_listen):
             raise ConfigError("ops_listen", self.ops_listen, 'HOST:PORT, or "" for no ops port')
+        if not isinstance(self.server_cert_warn_days, int) or self.server_cert_warn_days < 0:
+            raise ConfigError(
+                "server_cert_warn_days", self.server_cert_warn_days, "whole days ≥ 0", option=False
+            )
         bound = self.readiness_max_checkpoint_age_s
         if bound is not None and not bound > 0:
             raise ConfigError(
@@ -96,7 +105,7 @@ class GatewayConfig:
 
     @property
     def ca_key(self) -> Path:
-        return self.home / "ca" / "ca.key"
+        return self.home / (self.ca_key_path or "ca/ca.key")
 
     @property
     def server_cert(self) -> Path:

@@ -1,6 +1,7 @@
 """``xinlian gateway init``: create a gateway home with its CA, keys, config and store.
 
-Layout of HOME (private keys mode 0600):
+Layout of HOME (mode 0700; every directory in it 0700 and every file 0600, whatever the
+umask: the store holds raw records):
 
     config.json            settings, no secrets
     ca/ca.pem ca/ca.key    the gateway CA that issues every node certificate
@@ -14,9 +15,14 @@ Layout of HOME (private keys mode 0600):
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec
 
 from sqlalchemy import Connection
 
@@ -31,6 +37,7 @@ from gateway.store.timeutil import to_us
 from xinlian.clock import Clock, SystemClock
 from xinlian.identity import NodeIdentityFiles
 from xinlian.pki import (
+    PRIVATE_UMASK,
     NodeIdentity,
     cert_to_pem,
     create_ca,
@@ -39,6 +46,7 @@ from xinlian.pki import (
     issue_server_cert,
     key_to_pem,
     make_csr,
+    make_private,
     new_private_key,
     parse_csr,
     serial_hex,
@@ -46,10 +54,29 @@ from xinlian.pki import (
     write_secret,
 )
 
+P = ParamSpec("P")
 FIRST_ADMIN_ID = "admin"
 PSEUDONYM_KEY_BYTES = 32
 
 
+def _private(create: Callable[P, GatewayConfig]) -> Callable[P, GatewayConfig]:
+    """Create under umask 077, then make the home 0700 and every file in it 0600
+    (whatever the umask was: the store holds raw records)."""
+
+    @functools.wraps(create)
+    def private_create(*args: P.args, **kwargs: P.kwargs) -> GatewayConfig:
+        previous = os.umask(PRIVATE_UMASK)
+        try:
+            config = create(*args, **kwargs)
+        finally:
+            os.umask(previous)
+        make_private(config.home)
+        return config
+
+    return private_create
+
+
+@_private
 def init_home(
     home: Path,
     *,
@@ -158,3 +185,24 @@ def init_home(
     finally:
         store.close()
     return config
+
+
+def secure_home(config: GatewayConfig) -> None:
+    """For ``serve``: the home and the SQLite files (-wal, -shm too) private again, in
+    case they were made or copied under a wider umask. A read-only home (a mounted
+    Kubernetes Secret) is left as it is, with a warning."""
+    from gateway.store.dialect import dialect_for_url
+
+    paths = [config.home]
+    dialect = dialect_for_url(config.db_url)
+    database = dialect.database_file(config.db_url) if dialect.embedded else None
+    if database:
+        paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm")]
+    for path in paths:
+        try:
+            if path.is_dir():
+                make_private(path)
+            elif path.exists():
+                path.chmod(0o600)
+        except OSError as err:
+            logging.getLogger("xinlian.gateway").warning("cannot make %s private: %s", path, err)

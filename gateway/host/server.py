@@ -24,6 +24,8 @@ from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_
 from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
 from gateway.host import telemetry
+from gateway.host.certs import run_cert_watch
+from gateway.host.config import GatewayConfig
 from gateway.host.health import Monitor
 from gateway.host.ops import OpsServer
 from gateway.host.reflection import enable_reflection
@@ -175,6 +177,8 @@ async def start(
     telemetry.add_source(monitor)
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
+    if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
+        background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0
     if ops_listen:
         ops = OpsServer(monitor)

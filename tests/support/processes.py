@@ -156,7 +156,21 @@ class GatewayProcess:
     ) -> Identity:
         """Apply, admit (as the first administrator) and enroll a node through this
         process; returns its identity pointing at this process."""
-        ca = (self.home / "ca" / "ca.pem").read_bytes()
+        token = self.admit(kind, node_id, categories)
+        out = out or self.home.parent / "nodes" / node_id
+        enrollment.enroll(self.enroll_address, token, self.ca_pem, out)
+        identity = Identity.load(out, gateway=self.address)
+        self.identities[node_id] = identity
+        return identity
+
+    @property
+    def ca_pem(self) -> bytes:
+        return (self.home / "ca" / "ca.pem").read_bytes()
+
+    def admit(self, kind: str, node_id: str, categories: tuple[str, ...] = ()) -> str:
+        """Apply and admit (as the first administrator) a node through this process;
+        returns its one-time enrollment token."""
+        ca = self.ca_pem
         enrollment.apply(
             self.enroll_address,
             ca,
@@ -179,8 +193,4 @@ class GatewayProcess:
                 )
                 .enrollment_token
             )
-        out = out or self.home.parent / "nodes" / node_id
-        enrollment.enroll(self.enroll_address, token, ca, out)
-        identity = Identity.load(out, gateway=self.address)
-        self.identities[node_id] = identity
-        return identity
+        return str(token)
