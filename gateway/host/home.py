@@ -2,7 +2,7 @@
 
 Layout of HOME (private keys mode 0600):
 
-    config.json            settings, no secrets
+    config.json            settings, no secrets (a database password is left out)
     ca/ca.pem ca/ca.key    the gateway CA that issues every node certificate
     server/server.pem|key  the gateway's TLS server certificate
     ledger/signer.key      checkpoint signing key (C2SP note signer key)
@@ -59,6 +59,7 @@ def init_home(
     enroll_listen: str | None = None,
     hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
     region: str = "350000",
+    public_address: str | None = None,
     clock: Clock | None = None,
 ) -> GatewayConfig:
     clock = clock or SystemClock()
@@ -67,13 +68,14 @@ def init_home(
     if (home / "config.json").exists():
         raise FileExistsError(f"{home} is already a gateway home (config.json exists)")
     home.mkdir(parents=True, exist_ok=True)
-    overrides = {k: v for k, v in {"listen": listen, "enroll_listen": enroll_listen}.items() if v}
+    given = {"listen": listen, "enroll_listen": enroll_listen, "public_address": public_address}
+    overrides = {k: v for k, v in given.items() if v}
     config = GatewayConfig(
         home=home,
         db_url=db_url or GatewayConfig.default_db_url(home),
         origin=origin,
         server_hosts=hosts,
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
     # (1) CA and server certificate
     ca_key, ca_cert = create_ca("XinLian Gateway CA", now)
@@ -94,6 +96,7 @@ def init_home(
         migrate.upgrade(store.engine)
         # (4) the first administrator, admitted by the act of initialization
         admin_files = NodeIdentityFiles(config.admin_identity)
+        gateway_address, server_name = config.advertised()
         admin_key = new_private_key()
         write_secret(admin_files.key, key_to_pem(admin_key))
         identity = NodeIdentity(FIRST_ADMIN_ID, "admin", region)
@@ -108,8 +111,8 @@ def init_home(
                     "node_id": FIRST_ADMIN_ID,
                     "kind": "admin",
                     "region": region,
-                    "gateway": config.listen,
-                    "server_name": hosts[0],
+                    "gateway": gateway_address,
+                    "server_name": server_name or hosts[0],
                 },
                 indent=2,
             ).encode(),
