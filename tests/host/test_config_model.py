@@ -108,6 +108,14 @@ def test_unwritable_home_is_one_line(tmp_path: Path) -> None:
     assert "Permission denied" in _one_line(result.stderr)
 
 
+def test_home_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = xinlian("gateway", "init", "--home", str(blocker / "gw"))
+    assert_exit(result, ExitCode.FAILED)
+    assert _one_line(result.stderr) == f"error: Not a directory: {blocker / 'gw'}"
+
+
 def test_configuration_doc_is_generated_from_the_model() -> None:
     script = ROOT / "scripts" / "gen_config_doc.py"
     result = subprocess.run(
