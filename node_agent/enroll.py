@@ -105,7 +105,7 @@ def enroll(gateway: str, token: str, ca_pem: bytes, out: Path, server_name: str 
                 "kind": KIND_FROM_WIRE[response.node.kind],
                 "region": response.node.region,
                 "gateway": response.gateway_address,
-                "server_name": server_name,
+                "server_name": server_name or response.tls_server_name,
             },
             indent=2,
         )

@@ -40,6 +40,7 @@ class Settings(Protocol):
     def listen(self) -> str: ...
     @property
     def checkpoint_interval_s(self) -> float: ...
+    def advertised(self, listen: str | None = None, port: int = 0) -> tuple[str, str]: ...
     @property
     def ca_cert(self) -> Path: ...
     @property
@@ -66,6 +67,9 @@ class Runtime:
     denials: DenialRecorder | None = None
     # Chinese working days (xinlian.workdays), loaded once: objection deadlines
     calendar: WorkdayCalendar = field(default_factory=load_calendar, repr=False)
+    # The main listener as served (address, bound port), set by the server at start: what
+    # enrollment hands to nodes derives from it (``Settings.advertised``).
+    served: tuple[str | None, int] = (None, 0)
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)

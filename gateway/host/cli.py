@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from authz.catalog import Catalog
-from gateway.host.config import GatewayConfig
+from gateway.host.config import GatewayConfig, strip_password
 from gateway.store import migrate as migrations
 from gateway.store.db import Store
 from xinlian.exit_codes import CommandExit, ExitCode
@@ -19,6 +19,7 @@ HOME_OPTION = click.option(
     "--home", type=click.Path(path_type=Path), required=True, help="Gateway home directory."
 )
 DB_ENV = "XINLIAN_DB_URL"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MAX_WORKERS = 64
 WORKER_POLL_S = 0.2
 WORKER_STOP_TIMEOUT_S = 15.0
@@ -26,10 +27,9 @@ _WORKER_EXITS = (ExitCode.USAGE, ExitCode.UNREACHABLE, ExitCode.DENIED, ExitCode
 
 
 def load_config(home: Path, **overrides: object) -> GatewayConfig:
-    """Read the config once; XINLIAN_DB_URL overrides the stored database URL (so a
-    PostgreSQL password need not sit in config.json)."""
-    db_url = os.environ.get(DB_ENV)
-    return GatewayConfig.load(home.resolve(), db_url=db_url, **overrides)
+    """Read the config once: config.json, then XINLIAN_* variables (XINLIAN_DB_URL keeps a
+    PostgreSQL password out of config.json), then the options given (``overrides``)."""
+    return GatewayConfig.load(home.resolve(), **overrides)
 
 
 @click.group("gateway")
@@ -50,6 +50,11 @@ def gateway_group() -> None:
 @click.option("--enroll-listen", help="Enrollment address to record in the config.")
 @click.option("--host", "hosts", multiple=True, help="Server certificate name (repeatable).")
 @click.option("--region", default="350000", show_default=True, help="Gateway region code.")
+@click.option(
+    "--public-address",
+    help="HOST:PORT handed to nodes at enrollment (default: the listen address; on "
+    "0.0.0.0 or ::, the first --host name with the listen port).",
+)
 def init_cmd(
     home: Path,
     db_url: str | None,
@@ -58,6 +63,7 @@ def init_cmd(
     enroll_listen: str | None,
     hosts: tuple[str, ...],
     region: str,
+    public_address: str | None,
 ) -> None:
     """Create the CA, server certificate, ledger key, config, store and first admin."""
     from gateway.host.home import init_home
@@ -70,12 +76,19 @@ def init_cmd(
         enroll_listen=enroll_listen,
         hosts=hosts or ("localhost", "127.0.0.1"),
         region=region,
+        public_address=public_address,
     )
     click.echo(f"gateway home ready: {config.home}")
     click.echo(f"  database:      {config.redacted()['db_url']}")
     click.echo(f"  CA:            {config.ca_cert}")
     click.echo(f"  verifier key:  {config.ledger_verifier_key}")
     click.echo(f"  administrator: {config.admin_identity} (identity for `xinlian admin`)")
+    click.echo(f"  nodes reach:   {config.advertised()[0]}")
+    if config.database_url != strip_password(config.database_url):
+        click.echo(
+            "  the database password is not stored: give it to every command with "
+            "XINLIAN_DB_URL, db_url_file or PGPASSWORD/.pgpass (docs/configuration.md)"
+        )
 
 
 @gateway_group.command("migrate")
@@ -111,7 +124,12 @@ def config_cmd(home: Path) -> None:
 @HOME_OPTION
 @click.option("--listen", help="mTLS address HOST:PORT (default from config).")
 @click.option("--enroll-listen", help="Enrollment address HOST:PORT (default from config).")
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="INFO",
+    show_default=True,
+)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), help="Log lines (default from config)."
 )
@@ -152,6 +170,7 @@ def serve_cmd(
         log_format=log_format,
         ops_listen=ops_listen,
     )
+    log_level = log_level.upper()
     configure_logging(log_level, config.log_format)
     _private_files(config)
     if workers > 1:
@@ -280,14 +299,14 @@ def backup_cmd(home: Path, out: Path) -> None:
     from xinlian.errors import FailedPrecondition
 
     config = load_config(home)
-    dialect = dialect_for_url(config.db_url)
+    dialect = dialect_for_url(config.database_url)
     if not dialect.embedded:
         raise FailedPrecondition(
             "the store is PostgreSQL: back it up with pg_basebackup (with WAL archiving) "
             "or pg_dump; see docs/operations.md",
             reason="NOT_SQLITE",
         )
-    database = dialect.database_file(config.db_url)
+    database = dialect.database_file(config.database_url)
     if database is None:
         raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
     result = backup_sqlite(Path(database), out)

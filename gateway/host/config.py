@@ -1,22 +1,41 @@
-"""Gateway configuration: a small value object read once from ``HOME/config.json``.
+"""Gateway configuration: one validated settings model (pydantic-settings).
+
+Every key comes from ``HOME/config.json`` or from an ``XINLIAN_<KEY>`` environment
+variable (the environment wins; a ``serve`` option wins over both). Types and ranges are
+checked once, at start: a bad value or an unknown key ends the command with exit 2
+(USAGE) and one line naming the key (``docs/configuration.md``, generated from this
+model by ``scripts/gen_config_doc.py``).
 
 The config file holds no secrets; key material lives in files of mode 0600 beside it.
-A database URL may carry a password: ``redacted()`` and ``repr`` never show it.
+The database URL is a secret (``SecretStr``): ``redacted()``, ``repr`` and
+``xinlian gateway config`` never show its password, and ``save()`` writes it without
+the password. A password comes from ``XINLIAN_DB_URL``, from the file named by
+``db_url_file``, or from libpq (``PGPASSWORD``, ``~/.pgpass``).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from gateway.store.db import sqlite_url
 from xinlian.exit_codes import CommandExit, ExitCode
 
 CONFIG_FILE = "config.json"
+ENV_PREFIX = "XINLIAN_"
 DEFAULT_LISTEN = "127.0.0.1:7443"
 DEFAULT_ENROLL_LISTEN = "127.0.0.1:7444"
 DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
@@ -28,23 +47,44 @@ DEFAULT_OPS_LISTEN = "127.0.0.1:9464"  # plain HTTP /healthz /readyz /metrics; "
 LOG_FORMATS = ("text", "json")
 CHECKPOINT_AGE_SLACK_S = 10.0
 """Readiness allows a checkpoint age of 3 checkpoint intervals plus this, by default."""
+SERVE_OPTIONS = frozenset({"listen", "enroll_listen", "log_format", "ops_listen"})
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})
 
 _PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
+_QUERY_PASSWORD_RE = re.compile(r"([?&]password=)([^&]*)", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:
-    return _PASSWORD_RE.sub(r"\1***\3", url)
+    return _QUERY_PASSWORD_RE.sub(r"\1***", _PASSWORD_RE.sub(r"\1***\3", url))
+
+
+def strip_password(url: str) -> str:
+    """The URL without its password (libpq may still find one in PGPASSWORD or .pgpass)."""
+    return _QUERY_PASSWORD_RE.sub("", _PASSWORD_RE.sub(r"\1\3", url)).replace(":@", "@")
 
 
 class ConfigError(CommandExit, ValueError):
-    """A bad value for a key of ``config.json`` (or of the option that overrides it):
-    the command ends with exit code 2 (USAGE) and one line naming the key and what is
-    wanted, no traceback."""
+    """A bad value for a key of ``config.json`` (or of the variable or option that
+    overrides it): the command ends with exit code 2 (USAGE) and one line naming the key
+    and what is wanted, no traceback."""
 
     def __init__(self, key: str, value: object, wanted: str, *, option: bool = True) -> None:
-        where = f"config.json or serve --{key.replace('_', '-')}" if option else "config.json"
+        where = f"config.json or {ENV_PREFIX}{key.upper()}"
+        if option and key in SERVE_OPTIONS:
+            where += f" or serve --{key.replace('_', '-')}"
         super().__init__(
             ExitCode.USAGE, f"error: {key} ({where}): {value!r} is invalid; wanted {wanted}"
+        )
+        self.key = key
+
+
+class UnknownKeyError(CommandExit, ValueError):
+    def __init__(self, key: str, known: list[str]) -> None:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        super().__init__(
+            ExitCode.USAGE,
+            f"error: {key} (config.json): unknown key{hint} (keys: docs/configuration.md)",
         )
         self.key = key
 
@@ -54,42 +94,213 @@ def _is_host_port(address: str) -> bool:
     return bool(host) and port.isdigit() and int(port) < 65536
 
 
-@dataclass(frozen=True)
-class GatewayConfig:
-    home: Path
-    db_url: str = field(repr=False)
-    origin: str = "xinlian.example/gateway"
-    listen: str = DEFAULT_LISTEN
-    enroll_listen: str = DEFAULT_ENROLL_LISTEN
-    server_hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
-    checkpoint_interval_s: float = DEFAULT_CHECKPOINT_INTERVAL_S
-    retention_days: int = DEFAULT_RETENTION_DAYS
-    enrollment_token_ttl_h: int = DEFAULT_ENROLLMENT_TOKEN_TTL_H
-    node_cert_days: int = DEFAULT_NODE_CERT_DAYS
-    ops_listen: str = DEFAULT_OPS_LISTEN
-    log_format: str = "text"
-    readiness_max_checkpoint_age_s: float | None = None  # None: 3 × interval + slack
-    # extra working-day calendar directories (YYYY.json, docs/workdays.md)
-    calendar_dirs: tuple[str, ...] = ()
-    server_cert_warn_days: int = DEFAULT_SERVER_CERT_WARN_DAYS
-    # the CA key's file ("": HOME/ca/ca.key; relative: under HOME); absent on a serving
-    # replica, which then refuses Enroll and Renew with CA_KEY_NOT_HERE (docs/deploy.md)
-    ca_key_path: str = ""
+def _read_db_url_file(data: dict[str, Any], home: Path | None) -> dict[str, Any]:
+    """A source's ``db_url_file`` replaces its ``db_url`` with the file's first line."""
+    ref = data.get("db_url_file")
+    if not ref:
+        return data
+    path = Path(ref)
+    if not path.is_absolute() and home is not None:
+        path = home / path
+    try:
+        url = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            "db_url_file", str(ref), f"a readable file holding the URL ({exc.strerror})"
+        ) from None
+    if not url:
+        raise ConfigError("db_url_file", str(ref), "a file holding the URL, not an empty one")
+    return {**data, "db_url": url}
 
-    def __post_init__(self) -> None:
-        if self.log_format not in LOG_FORMATS:
-            raise ConfigError("log_format", self.log_format, f"one of {', '.join(LOG_FORMATS)}")
-        if self.ops_listen and not _is_host_port(self.ops_listen):
-            raise ConfigError("ops_listen", self.ops_listen, 'HOST:PORT, or "" for no ops port')
-        if not isinstance(self.server_cert_warn_days, int) or self.server_cert_warn_days < 0:
-            raise ConfigError(
-                "server_cert_warn_days", self.server_cert_warn_days, "whole days ≥ 0", option=False
-            )
-        bound = self.readiness_max_checkpoint_age_s
-        if bound is not None and not bound > 0:
-            raise ConfigError(
-                "readiness_max_checkpoint_age_s", bound, "a positive number", option=False
-            )
+
+class _ConfigFile(PydanticBaseSettingsSource):
+    """``HOME/config.json``: unknown keys are refused here, with the closest known key."""
+
+    def __init__(self, settings_cls: type[BaseSettings], home: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.home = home
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        if self.home is None or not (self.home / CONFIG_FILE).exists():
+            return {}
+        path = self.home / CONFIG_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CommandExit(ExitCode.USAGE, f"error: {path}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CommandExit(ExitCode.USAGE, f"error: {path}: wanted a JSON object")
+        known = [name for name in self.settings_cls.model_fields if name != "home"]
+        for key in data:
+            if key not in known:
+                raise UnknownKeyError(key, known)
+        return _read_db_url_file(data, self.home)
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """``XINLIAN_<KEY>`` variables (other ``XINLIAN_*`` variables are not config keys)."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource, home: Path | None) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner, self.home = inner, home
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            data = self.inner()
+        except SettingsError as exc:
+            found = re.search(r'field "(\w+)"', str(exc))
+            key = found.group(1) if found else "?"
+            raise ConfigError(key, "(environment)", "a JSON value of the key's type") from None
+        data.pop("home", None)  # XINLIAN_HOME names the home for the units, not a key
+        return _read_db_url_file(data, self.home)
+
+
+class GatewayConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+        hide_input_in_errors=True,
+    )
+
+    home: Path = Field(exclude=True, description="The gateway home (not a key).")
+    db_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="Database URL (secret; default: the SQLite file gateway.db in HOME). "
+        "Written to config.json without its password.",
+    )
+    db_url_file: str | None = Field(
+        default=None,
+        description="File holding the database URL (path relative to HOME); wins over "
+        "db_url given in the same place. config.json keeps the path, never the content.",
+    )
+    origin: str = Field(
+        default="xinlian.example/gateway", min_length=1, description="Ledger origin line."
+    )
+    listen: str = Field(default=DEFAULT_LISTEN, description="mTLS address HOST:PORT.")
+    enroll_listen: str = Field(
+        default=DEFAULT_ENROLL_LISTEN, description='Enrollment address HOST:PORT; "" for none.'
+    )
+    public_address: str = Field(
+        default="",
+        description="HOST:PORT handed to nodes at enrollment. Default: the listen address, "
+        "or, when it listens on 0.0.0.0 or ::, the server certificate's first DNS name "
+        "with the listen port.",
+    )
+    tls_server_name: str = Field(
+        default="",
+        description="TLS server name the nodes check the gateway certificate against; "
+        '"" for the host of the public address.',
+    )
+    server_hosts: tuple[str, ...] = Field(
+        default=("localhost", "127.0.0.1"),
+        min_length=1,
+        description="Names and addresses in the server certificate.",
+    )
+    checkpoint_interval_s: float = Field(
+        default=DEFAULT_CHECKPOINT_INTERVAL_S,
+        gt=0,
+        le=3600,
+        description="Seconds between signed checkpoints.",
+    )
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        ge=1,
+        description="Days ledger entries and records are kept (at least 183 by law).",
+    )
+    enrollment_token_ttl_h: int = Field(
+        default=DEFAULT_ENROLLMENT_TOKEN_TTL_H, ge=1, le=24 * 30, description="Token lifetime."
+    )
+    node_cert_days: int = Field(
+        default=DEFAULT_NODE_CERT_DAYS, ge=1, le=825, description="Node certificate lifetime."
+    )
+    ops_listen: str = Field(
+        default=DEFAULT_OPS_LISTEN,
+        description='Plain-HTTP /healthz /readyz /metrics HOST:PORT; "" for none.',
+    )
+    log_format: str = Field(default="text", description="Log lines: text or json.")
+    readiness_max_checkpoint_age_s: float | None = Field(
+        default=None,
+        description="Checkpoint age (s) above which the gateway is not ready; "
+        "default 3 × checkpoint_interval_s + 10.",
+    )
+    calendar_dirs: tuple[str, ...] = Field(
+        default=(), description="Extra working-day calendar directories (docs/workdays.md)."
+    )
+    server_cert_warn_days: int = Field(
+        default=DEFAULT_SERVER_CERT_WARN_DAYS,
+        ge=0,
+        description="Warn (at start and daily) when the server certificate expires within "
+        "this many days.",
+    )
+    ca_key_path: str = Field(
+        default="",
+        description='The CA key\'s file ("": HOME/ca/ca.key; relative: under HOME). Absent on '
+        "a serving replica, which then refuses Enroll and Renew with CA_KEY_NOT_HERE "
+        "(docs/operations.md).",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # options (init) > environment > config.json > defaults
+        home = getattr(init_settings, "init_kwargs", {}).get("home")
+        home = Path(home) if home is not None else None
+        return init_settings, _Environment(env_settings, home), _ConfigFile(settings_cls, home)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_db_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("db_url") and data.get("home") is not None:
+            data = {**data, "db_url": cls.default_db_url(Path(data["home"]))}
+        return data
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in LOG_FORMATS:
+            raise ValueError(f"one of {', '.join(LOG_FORMATS)}")
+        return value
+
+    @field_validator("listen", "public_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value and not _is_host_port(value):
+            raise ValueError("HOST:PORT")
+        return value
+
+    @field_validator("enroll_listen", "ops_listen")
+    @classmethod
+    def _optional_address(cls, value: str) -> str:
+        if value and not _is_host_port(value):
+            raise ValueError('HOST:PORT, or "" for none')
+        return value
+
+    @field_validator("readiness_max_checkpoint_age_s")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise ValueError("a positive number")
+        return value
 
     @property
     def max_checkpoint_age_s(self) -> float:
@@ -97,6 +308,39 @@ class GatewayConfig:
         if self.readiness_max_checkpoint_age_s is not None:
             return self.readiness_max_checkpoint_age_s
         return 3 * self.checkpoint_interval_s + CHECKPOINT_AGE_SLACK_S
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url.get_secret_value()
+
+    def advertised(self, listen: str | None = None, port: int = 0) -> tuple[str, str]:
+        """(address, TLS server name) handed to nodes at enrollment: ``public_address``
+        when set; else the address served (``listen``, its port ``port`` when bound to
+        port 0), with the server certificate's first DNS name for a wildcard host."""
+        if self.public_address:
+            return self.public_address, self.tls_server_name
+        host, _, listen_port = (listen or self.listen).rpartition(":")
+        served_port = str(port) if port else listen_port
+        if host.strip("[]") in WILDCARD_HOSTS:
+            host = self._certificate_name() or host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{served_port}", self.tls_server_name
+
+    def _certificate_name(self) -> str:
+        from cryptography import x509
+
+        from xinlian.pki import load_cert
+
+        try:
+            names = load_cert(self.server_cert).extensions.get_extension_for_class(
+                x509.SubjectAlternativeName
+            )
+        except (OSError, ValueError, x509.ExtensionNotFound):
+            return self.server_hosts[0]
+        dns = names.value.get_values_for_type(x509.DNSName)
+        ips = names.value.get_values_for_type(x509.IPAddress)
+        return dns[0] if dns else (str(ips[0]) if ips else "")
 
     # --- files under home -------------------------------------------------------------
     @property
@@ -140,36 +384,61 @@ class GatewayConfig:
         return timedelta(days=self.node_cert_days)
 
     def redacted(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Every key with its effective value; the database URL without its password."""
+        data = self.model_dump(mode="json")
         data["home"] = str(self.home)
-        data["db_url"] = redact_url(self.db_url)
-        data["server_hosts"] = list(self.server_hosts)
+        data["db_url"] = redact_url(self.database_url)
         return data
 
-    def __repr__(self) -> str:
-        return f"GatewayConfig({self.redacted()!r})"
-
     # --- persistence ------------------------------------------------------------------
-    def save(self) -> None:
-        data = asdict(self)
-        del data["home"]
-        data["server_hosts"] = list(self.server_hosts)
-        (self.home / CONFIG_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    def save(self) -> bool:
+        """Write config.json (mode 0600 from the start); the database URL without its
+        password. Returns whether a password was left out."""
+        data = self.model_dump(mode="json")
+        stored = data["db_url"] = strip_password(self.database_url)
+        path = self.home / CONFIG_FILE
+        text = json.dumps(data, indent=2) + "\n"
+        with open(path, "w", encoding="utf-8", opener=_private_opener) as out:
+            out.write(text)
+        return stored != self.database_url
 
     @classmethod
     def load(cls, home: Path, **overrides: Any) -> GatewayConfig:
+        """The config of ``home``: config.json, then XINLIAN_* variables, then the
+        non-None ``overrides`` (command-line options)."""
         path = home / CONFIG_FILE
         if not path.exists():
             raise FileNotFoundError(
                 f"{path} not found: run `xinlian gateway init --home {home}` first"
             )
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["server_hosts"] = tuple(data.get("server_hosts", ()))
-        data["calendar_dirs"] = tuple(data.get("calendar_dirs", ()))
-        config = cls(home=home, **data)
         clean = {k: v for k, v in overrides.items() if v is not None}
-        return replace(config, **clean) if clean else config
+        return cls(home=home, **clean)
 
     @classmethod
     def default_db_url(cls, home: Path) -> str:
         return sqlite_url(home.resolve() / "gateway.db")
+
+
+def _private_opener(path: str, flags: int) -> int:
+    import os
+
+    return os.open(path, flags, 0o600)
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    """The first error of a validation, as one line naming its key."""
+    error = exc.errors(include_url=False)[0]
+    key = str(error["loc"][0]) if error["loc"] else "?"
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        known = [name for name in GatewayConfig.model_fields if name != "home"]
+        return UnknownKeyError(key, known)  # type: ignore[return-value]
+    wanted = str(error["msg"]).removeprefix("Value error, ")
+    if "db_url" in key:
+        value = "***"
+    return ConfigError(key, value, wanted)
+
+
+def config_keys() -> dict[str, FieldInfo]:
+    """The documented keys (every field but ``home``), for docs/configuration.md."""
+    return {k: v for k, v in GatewayConfig.model_fields.items() if k != "home"}

@@ -3,7 +3,7 @@
 Layout of HOME (mode 0700; every directory in it 0700 and every file 0600, whatever the
 umask: the store holds raw records):
 
-    config.json            settings, no secrets
+    config.json            settings, no secrets (a database password is left out)
     ca/ca.pem ca/ca.key    the gateway CA that issues every node certificate
     server/server.pem|key  the gateway's TLS server certificate
     ledger/signer.key      checkpoint signing key (C2SP note signer key)
@@ -86,6 +86,7 @@ def init_home(
     enroll_listen: str | None = None,
     hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
     region: str = "350000",
+    public_address: str | None = None,
     clock: Clock | None = None,
 ) -> GatewayConfig:
     clock = clock or SystemClock()
@@ -94,13 +95,14 @@ def init_home(
     if (home / "config.json").exists():
         raise FileExistsError(f"{home} is already a gateway home (config.json exists)")
     home.mkdir(parents=True, exist_ok=True)
-    overrides = {k: v for k, v in {"listen": listen, "enroll_listen": enroll_listen}.items() if v}
+    given = {"listen": listen, "enroll_listen": enroll_listen, "public_address": public_address}
+    overrides = {k: v for k, v in given.items() if v}
     config = GatewayConfig(
         home=home,
         db_url=db_url or GatewayConfig.default_db_url(home),
         origin=origin,
         server_hosts=hosts,
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
     # (1) CA and server certificate
     ca_key, ca_cert = create_ca("XinLian Gateway CA", now)
@@ -121,6 +123,7 @@ def init_home(
         migrate.upgrade(store.engine)
         # (4) the first administrator, admitted by the act of initialization
         admin_files = NodeIdentityFiles(config.admin_identity)
+        gateway_address, server_name = config.advertised()
         admin_key = new_private_key()
         write_secret(admin_files.key, key_to_pem(admin_key))
         identity = NodeIdentity(FIRST_ADMIN_ID, "admin", region)
@@ -135,8 +138,8 @@ def init_home(
                     "node_id": FIRST_ADMIN_ID,
                     "kind": "admin",
                     "region": region,
-                    "gateway": config.listen,
-                    "server_name": hosts[0],
+                    "gateway": gateway_address,
+                    "server_name": server_name or hosts[0],
                 },
                 indent=2,
             ).encode(),

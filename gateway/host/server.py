@@ -37,6 +37,7 @@ from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
+from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
     audit_pb2,
@@ -132,6 +133,16 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
 
 
+def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
+    """Add a listener; an address in use (or not this machine's) is one line, exit 6."""
+    try:
+        return server.add_secure_port(address, credentials)
+    except RuntimeError:
+        raise CommandExit(
+            ExitCode.FAILED, f"error: cannot listen on {address}: in use or not an address here"
+        ) from None
+
+
 async def start(
     rt: Runtime,
     listen: str,
@@ -160,11 +171,12 @@ async def start(
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     enable_reflection((*SERVICE_NAMES, health.SERVICE_NAME), server)  # v1 and v1alpha
-    port = server.add_secure_port(listen, server_credentials(rt, require_client_auth=True))
+    port = _bind(server, listen, server_credentials(rt, require_client_auth=True))
+    rt.served = (listen, port)
     enroll_port = 0
     if enroll_listen:
-        enroll_port = server.add_secure_port(
-            enroll_listen, server_credentials(rt, require_client_auth=False)
+        enroll_port = _bind(
+            server, enroll_listen, server_credentials(rt, require_client_auth=False)
         )
     rt.committer.start()
     await server.start()

@@ -39,12 +39,14 @@ class RegistryServicer(registry_pb2_grpc.RegistryServiceServicer):
         issued = await self.rt.commit(
             self.rt.registry.enroll(request.token, request.csr_pem, new_trace_id())
         )
+        address, server_name = self.rt.config.advertised(*self.rt.served)
         return pb.EnrollResponse(
             node=node_to_wire(issued.node),
             certificate_pem=issued.certificate_pem.decode(),
             ca_certificate_pem=self.rt.config.ca_cert.read_text(),
             not_after=ts(issued.not_after),
-            gateway_address=self.rt.config.listen,
+            gateway_address=address,
+            tls_server_name=server_name,
         )
 
     async def RenewCertificate(

@@ -97,7 +97,9 @@ def test_racing_signers_store_one_checkpoint_per_size(db_url: str, tmp_path: Pat
 
 @pytest.mark.integration
 def test_background_task_signs_at_its_interval(gateway: Gateway) -> None:
-    rt = replace(gateway.runtime, config=replace(gateway.config, checkpoint_interval_s=0.05))
+    rt = replace(
+        gateway.runtime, config=gateway.config.model_copy(update={"checkpoint_interval_s": 0.05})
+    )
     store = rt.store
     task = asyncio.run_coroutine_threadsafe(run_checkpointer(rt), gateway.loop.loop)
     try:

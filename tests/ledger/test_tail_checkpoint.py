@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -136,7 +135,7 @@ def test_start_signs_over_the_tail_before_serving(
 
 def _process(tmp_path: Path, db_url: str) -> GatewayProcess:
     gw = GatewayProcess.create(tmp_path, db_url)
-    replace(gw.config, checkpoint_interval_s=NEVER_S).save()
+    gw.config.model_copy(update={"checkpoint_interval_s": NEVER_S}).save()
     return gw
 
 

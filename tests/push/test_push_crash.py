@@ -82,7 +82,7 @@ def test_sigkill_during_push_loses_nothing_acknowledged(tmp_path: Path, db_url: 
         assert sorted(state["acked"]) == sorted(seen_acked)
 
         # (2) every record the agent saw acknowledged is in the store
-        url = gw.config.db_url
+        url = gw.config.database_url
         count, stored, _ = _stored(url, dept.node_id)
         acked_keys = {keys[i] for b in seen_acked for i in range(b * BATCH, (b + 1) * BATCH)}
         assert acked_keys <= stored

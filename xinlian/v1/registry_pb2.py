@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from xinlian.v1 import common_pb2 as xinlian_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xinlian/v1/registry.proto\x12\nxinlian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17xinlian/v1/common.proto\"\x8b\x01\n\x0c\x41pplyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.xinlian.v1.NodeKind\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x12\n\ncategories\x18\x04 \x03(\t\x12\x0f\n\x07\x63ontact\x18\x05 \x01(\t\x12\x14\n\x0crequested_id\x18\x06 \x01(\t\"/\n\rApplyResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"/\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\"\xad\x01\n\x0e\x45nrollResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x03 \x01(\t\x12-\n\tnot_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fgateway_address\x18\x05 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"b\n\x18RenewCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\t\x12-\n\tnot_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x10\n\x0eGetSelfRequest\"\x88\x01\n\x0fGetSelfResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x1a\n\x12\x63\x65rtificate_serial\x18\x02 \x01(\t\x12\x39\n\x15\x63\x65rtificate_not_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x10ListNodesRequest\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.xinlian.v1.NodeState\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.xinlian.v1.NodeKind\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"M\n\x11ListNodesResponse\x12\x1f\n\x05nodes\x18\x01 \x03(\x0b\x32\x10.xinlian.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x10\x41\x64mitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1b\n\x13security_assessment\x18\x02 \x01(\t\x12 \n\x18\x61uthorization_assessment\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\t\"\x83\x01\n\x11\x41\x64mitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x18\n\x10\x65nrollment_token\x18\x02 \x01(\t\x12\x34\n\x10token_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x12SuspendNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x13SuspendNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"5\n\x12ReadmitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x13ReadmitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"2\n\x0f\x45xitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"2\n\x10\x45xitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node2\xae\x05\n\x0fRegistryService\x12<\n\x05\x41pply\x12\x18.xinlian.v1.ApplyRequest\x1a\x19.xinlian.v1.ApplyResponse\x12?\n\x06\x45nroll\x12\x19.xinlian.v1.EnrollRequest\x1a\x1a.xinlian.v1.EnrollResponse\x12]\n\x10RenewCertificate\x12#.xinlian.v1.RenewCertificateRequest\x1a$.xinlian.v1.RenewCertificateResponse\x12\x42\n\x07GetSelf\x12\x1a.xinlian.v1.GetSelfRequest\x1a\x1b.xinlian.v1.GetSelfResponse\x12H\n\tListNodes\x12\x1c.xinlian.v1.ListNodesRequest\x1a\x1d.xinlian.v1.ListNodesResponse\x12H\n\tAdmitNode\x12\x1c.xinlian.v1.AdmitNodeRequest\x1a\x1d.xinlian.v1.AdmitNodeResponse\x12N\n\x0bSuspendNode\x12\x1e.xinlian.v1.SuspendNodeRequest\x1a\x1f.xinlian.v1.SuspendNodeResponse\x12N\n\x0bReadmitNode\x12\x1e.xinlian.v1.ReadmitNodeRequest\x1a\x1f.xinlian.v1.ReadmitNodeResponse\x12\x45\n\x08\x45xitNode\x12\x1b.xinlian.v1.ExitNodeRequest\x1a\x1c.xinlian.v1.ExitNodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19xinlian/v1/registry.proto\x12\nxinlian.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17xinlian/v1/common.proto\"\x8b\x01\n\x0c\x41pplyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.xinlian.v1.NodeKind\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x12\n\ncategories\x18\x04 \x03(\t\x12\x0f\n\x07\x63ontact\x18\x05 \x01(\t\x12\x14\n\x0crequested_id\x18\x06 \x01(\t\"/\n\rApplyResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"/\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\"\xc6\x01\n\x0e\x45nrollResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x03 \x01(\t\x12-\n\tnot_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fgateway_address\x18\x05 \x01(\t\x12\x17\n\x0ftls_server_name\x18\x06 \x01(\t\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"b\n\x18RenewCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\t\x12-\n\tnot_after\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x10\n\x0eGetSelfRequest\"\x88\x01\n\x0fGetSelfResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x1a\n\x12\x63\x65rtificate_serial\x18\x02 \x01(\t\x12\x39\n\x15\x63\x65rtificate_not_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x83\x01\n\x10ListNodesRequest\x12$\n\x05state\x18\x01 \x01(\x0e\x32\x15.xinlian.v1.NodeState\x12\"\n\x04kind\x18\x02 \x01(\x0e\x32\x14.xinlian.v1.NodeKind\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"M\n\x11ListNodesResponse\x12\x1f\n\x05nodes\x18\x01 \x03(\x0b\x32\x10.xinlian.v1.Node\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x10\x41\x64mitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x1b\n\x13security_assessment\x18\x02 \x01(\t\x12 \n\x18\x61uthorization_assessment\x18\x03 \x01(\t\x12\r\n\x05notes\x18\x04 \x01(\t\"\x83\x01\n\x11\x41\x64mitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\x12\x18\n\x10\x65nrollment_token\x18\x02 \x01(\t\x12\x34\n\x10token_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x12SuspendNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x13SuspendNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"5\n\x12ReadmitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"5\n\x13ReadmitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node\"2\n\x0f\x45xitNodeRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"2\n\x10\x45xitNodeResponse\x12\x1e\n\x04node\x18\x01 \x01(\x0b\x32\x10.xinlian.v1.Node2\xae\x05\n\x0fRegistryService\x12<\n\x05\x41pply\x12\x18.xinlian.v1.ApplyRequest\x1a\x19.xinlian.v1.ApplyResponse\x12?\n\x06\x45nroll\x12\x19.xinlian.v1.EnrollRequest\x1a\x1a.xinlian.v1.EnrollResponse\x12]\n\x10RenewCertificate\x12#.xinlian.v1.RenewCertificateRequest\x1a$.xinlian.v1.RenewCertificateResponse\x12\x42\n\x07GetSelf\x12\x1a.xinlian.v1.GetSelfRequest\x1a\x1b.xinlian.v1.GetSelfResponse\x12H\n\tListNodes\x12\x1c.xinlian.v1.ListNodesRequest\x1a\x1d.xinlian.v1.ListNodesResponse\x12H\n\tAdmitNode\x12\x1c.xinlian.v1.AdmitNodeRequest\x1a\x1d.xinlian.v1.AdmitNodeResponse\x12N\n\x0bSuspendNode\x12\x1e.xinlian.v1.SuspendNodeRequest\x1a\x1f.xinlian.v1.SuspendNodeResponse\x12N\n\x0bReadmitNode\x12\x1e.xinlian.v1.ReadmitNodeRequest\x1a\x1f.xinlian.v1.ReadmitNodeResponse\x12\x45\n\x08\x45xitNode\x12\x1b.xinlian.v1.ExitNodeRequest\x1a\x1c.xinlian.v1.ExitNodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,35 +40,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENROLLREQUEST']._serialized_start=290
   _globals['_ENROLLREQUEST']._serialized_end=337
   _globals['_ENROLLRESPONSE']._serialized_start=340
-  _globals['_ENROLLRESPONSE']._serialized_end=513
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=515
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=557
-  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=559
-  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=657
-  _globals['_GETSELFREQUEST']._serialized_start=659
-  _globals['_GETSELFREQUEST']._serialized_end=675
-  _globals['_GETSELFRESPONSE']._serialized_start=678
-  _globals['_GETSELFRESPONSE']._serialized_end=814
-  _globals['_LISTNODESREQUEST']._serialized_start=817
-  _globals['_LISTNODESREQUEST']._serialized_end=948
-  _globals['_LISTNODESRESPONSE']._serialized_start=950
-  _globals['_LISTNODESRESPONSE']._serialized_end=1027
-  _globals['_ADMITNODEREQUEST']._serialized_start=1029
-  _globals['_ADMITNODEREQUEST']._serialized_end=1142
-  _globals['_ADMITNODERESPONSE']._serialized_start=1145
-  _globals['_ADMITNODERESPONSE']._serialized_end=1276
-  _globals['_SUSPENDNODEREQUEST']._serialized_start=1278
-  _globals['_SUSPENDNODEREQUEST']._serialized_end=1331
-  _globals['_SUSPENDNODERESPONSE']._serialized_start=1333
-  _globals['_SUSPENDNODERESPONSE']._serialized_end=1386
-  _globals['_READMITNODEREQUEST']._serialized_start=1388
-  _globals['_READMITNODEREQUEST']._serialized_end=1441
-  _globals['_READMITNODERESPONSE']._serialized_start=1443
-  _globals['_READMITNODERESPONSE']._serialized_end=1496
-  _globals['_EXITNODEREQUEST']._serialized_start=1498
-  _globals['_EXITNODEREQUEST']._serialized_end=1548
-  _globals['_EXITNODERESPONSE']._serialized_start=1550
-  _globals['_EXITNODERESPONSE']._serialized_end=1600
-  _globals['_REGISTRYSERVICE']._serialized_start=1603
-  _globals['_REGISTRYSERVICE']._serialized_end=2289
+  _globals['_ENROLLRESPONSE']._serialized_end=538
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=540
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=582
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=584
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=682
+  _globals['_GETSELFREQUEST']._serialized_start=684
+  _globals['_GETSELFREQUEST']._serialized_end=700
+  _globals['_GETSELFRESPONSE']._serialized_start=703
+  _globals['_GETSELFRESPONSE']._serialized_end=839
+  _globals['_LISTNODESREQUEST']._serialized_start=842
+  _globals['_LISTNODESREQUEST']._serialized_end=973
+  _globals['_LISTNODESRESPONSE']._serialized_start=975
+  _globals['_LISTNODESRESPONSE']._serialized_end=1052
+  _globals['_ADMITNODEREQUEST']._serialized_start=1054
+  _globals['_ADMITNODEREQUEST']._serialized_end=1167
+  _globals['_ADMITNODERESPONSE']._serialized_start=1170
+  _globals['_ADMITNODERESPONSE']._serialized_end=1301
+  _globals['_SUSPENDNODEREQUEST']._serialized_start=1303
+  _globals['_SUSPENDNODEREQUEST']._serialized_end=1356
+  _globals['_SUSPENDNODERESPONSE']._serialized_start=1358
+  _globals['_SUSPENDNODERESPONSE']._serialized_end=1411
+  _globals['_READMITNODEREQUEST']._serialized_start=1413
+  _globals['_READMITNODEREQUEST']._serialized_end=1466
+  _globals['_READMITNODERESPONSE']._serialized_start=1468
+  _globals['_READMITNODERESPONSE']._serialized_end=1521
+  _globals['_EXITNODEREQUEST']._serialized_start=1523
+  _globals['_EXITNODEREQUEST']._serialized_end=1573
+  _globals['_EXITNODERESPONSE']._serialized_start=1575
+  _globals['_EXITNODERESPONSE']._serialized_end=1625
+  _globals['_REGISTRYSERVICE']._serialized_start=1628
+  _globals['_REGISTRYSERVICE']._serialized_end=2314
 # @@protoc_insertion_point(module_scope)

@@ -41,18 +41,20 @@ class EnrollRequest(_message.Message):
     def __init__(self, token: _Optional[str] = ..., csr_pem: _Optional[str] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
-    __slots__ = ("node", "certificate_pem", "ca_certificate_pem", "not_after", "gateway_address")
+    __slots__ = ("node", "certificate_pem", "ca_certificate_pem", "not_after", "gateway_address", "tls_server_name")
     NODE_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
     NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    TLS_SERVER_NAME_FIELD_NUMBER: _ClassVar[int]
     node: _common_pb2.Node
     certificate_pem: str
     ca_certificate_pem: str
     not_after: _timestamp_pb2.Timestamp
     gateway_address: str
-    def __init__(self, node: _Optional[_Union[_common_pb2.Node, _Mapping]] = ..., certificate_pem: _Optional[str] = ..., ca_certificate_pem: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gateway_address: _Optional[str] = ...) -> None: ...
+    tls_server_name: str
+    def __init__(self, node: _Optional[_Union[_common_pb2.Node, _Mapping]] = ..., certificate_pem: _Optional[str] = ..., ca_certificate_pem: _Optional[str] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gateway_address: _Optional[str] = ..., tls_server_name: _Optional[str] = ...) -> None: ...
 
 class RenewCertificateRequest(_message.Message):
     __slots__ = ("csr_pem",)
