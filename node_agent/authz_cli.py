@@ -23,7 +23,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from authz.catalog import Purpose
@@ -38,11 +37,10 @@ from node_agent.enterprise import (
     sign_revocation,
 )
 from node_agent.query import QueryClient, response_json, response_tables
+from xinlian.console import data_console
 from xinlian.identity import Identity
 from xinlian.v1 import authorization_pb2 as apb
 from xinlian.wire import PURPOSE_FROM_WIRE
-
-console = Console(markup=False)  # data is shown as is, never as markup
 
 IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
 KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -260,7 +258,7 @@ def grant_list_cmd(
             uses,
             _status(v.status) + (f" ({v.revoke_reason})" if v.revoke_reason else ""),
         )
-    console.print(table)
+    data_console().print(table)
 
 
 def _purpose_name(value: int) -> str:
@@ -299,5 +297,5 @@ def query_cmd(
         click.echo(json.dumps(response_json(response), ensure_ascii=False, indent=2))
         return
     for table in response_tables(response):
-        console.print(table)
-    console.print(f"trace {response.trace_id} · ledger index {response.ledger_index}")
+        data_console().print(table)
+    data_console().print(f"trace {response.trace_id} · ledger index {response.ledger_index}")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from node_agent import enroll as enrollment
+from xinlian.console import data_console
 from xinlian.identity import Identity
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 from xinlian.wire import KIND_TO_WIRE
-
-console = Console(markup=False)  # data is shown as is, never as markup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +36,7 @@ def identity_options(identity_help: str) -> Callable[[F], F]:
     return decorate
 
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 IDENTITY_OPTIONS = identity_options(
     "Identity directory (from `xinlian node enroll`; for admins, GATEWAY_HOME/admin)."
 )
@@ -48,6 +48,27 @@ def _state(value: int) -> str:
 
 def _kind(value: int) -> str:
     return common_pb2.NodeKind.Name(value).removeprefix("NODE_KIND_").lower()
+
+
+def node_json(node: common_pb2.Node) -> dict[str, object]:
+    """A registry entry for ``--json`` (the same columns as the table)."""
+    return {
+        "node_id": node.node_id,
+        "kind": _kind(node.kind),
+        "region": node.region,
+        "name": node.name,
+        "state": _state(node.state),
+        "categories": list(node.categories),
+        "reason": node.state_reason,
+    }
+
+
+def print_nodes(nodes: list[common_pb2.Node], title: str, as_json: bool, key: str) -> None:
+    """Registry entries on stdout: one JSON document under ``key``, or a table."""
+    if as_json:
+        click.echo(json.dumps({key: [node_json(n) for n in nodes]}, ensure_ascii=False, indent=2))
+    else:
+        data_console().print(nodes_table(nodes, title=title))
 
 
 def nodes_table(nodes: list[common_pb2.Node], title: str = "registry") -> Table:
@@ -141,14 +162,18 @@ def renew_cmd(identity: Path, gateway: str | None) -> None:
 
 @node_group.command("whoami")
 @IDENTITY_OPTIONS
-def whoami_cmd(identity: Path, gateway: str | None) -> None:
+@JSON_OPTION
+def whoami_cmd(identity: Path, gateway: str | None, as_json: bool) -> None:
     """Show this node's registry entry."""
     ident = Identity.load(identity, gateway=gateway)
     with ident.channel() as channel:
         response = registry_pb2_grpc.RegistryServiceStub(channel).GetSelf(
             registry_pb2.GetSelfRequest(), timeout=30
         )
-    console.print(nodes_table([response.node], title="this node"))
+    if as_json:
+        click.echo(json.dumps({"node": node_json(response.node)}, ensure_ascii=False, indent=2))
+    else:
+        data_console().print(nodes_table([response.node], title="this node"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,7 +192,8 @@ def _admin_stub(
 @admin_group.command("list")
 @IDENTITY_OPTIONS
 @click.option("--state", type=click.Choice(["applied", "admitted", "suspended", "exited"]))
-def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
+@JSON_OPTION
+def list_cmd(identity: Path, gateway: str | None, state: str | None, as_json: bool) -> None:
     """List nodes (applications with --state applied)."""
     channel, stub = _admin_stub(identity, gateway)
     nodes: list[common_pb2.Node] = []
@@ -185,7 +211,7 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
             token = response.next_page_token
             if not token:
                 break
-    console.print(nodes_table(nodes))
+    print_nodes(nodes, "registry", as_json, "nodes")
 
 
 @admin_group.command("admit")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from node_agent.cli import identity_options
@@ -34,10 +33,9 @@ from node_agent.objections import (
     make_objection,
     sign_objection,
 )
+from xinlian.console import data_console
 from xinlian.identity import Identity
 from xinlian.v1 import objections_pb2 as pb
-
-console = Console(markup=False)
 
 IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
 KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -107,7 +105,7 @@ def show_views(views: Sequence[pb.ObjectionView], as_json: bool) -> None:
             (data["answer_due"] or "")[:10],
             ",".join(flags),
         )
-    console.print(table)
+    data_console().print(table)
 
 
 # -- the platform: xinlian objection … ----------------------------------------------------

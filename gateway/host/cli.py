@@ -310,8 +310,9 @@ def stats_cmd(home: Path, as_json: bool) -> None:
             json.dumps({"records": counts, "ledger_size": ledger_size, "nodes": nodes}, indent=2)
         )
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from xinlian.console import data_console
 
     catalog = Catalog.default()
     table = Table(title="records per category (latest versions)")
@@ -325,6 +326,6 @@ def stats_cmd(home: Path, as_json: bool) -> None:
             "yes" if spec and spec.public else "no",
             str(count),
         )
-    console = Console(markup=False)  # data is shown as is, never as markup
+    console = data_console()
     console.print(table)
     console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")

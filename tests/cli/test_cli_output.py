@@ -1,0 +1,76 @@
+"""What the installed command prints for people and scripts: ``--json`` is one JSON
+document on stdout, and a table in a pipe is not cut (a node id that ``xinlian admin
+admit`` needs comes out whole)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.harness import Gateway
+from support.installed_cli import assert_exit, xinlian
+
+from node_agent import enroll as enrollment
+
+pytestmark = pytest.mark.integration
+
+LONG_ID = "department-market-regulation-fuzhou-gulou-district-0123456789"
+
+
+def _json(*args: str) -> dict[str, object]:
+    result = xinlian(*args)
+    assert_exit(result, 0)
+    document = json.loads(result.stdout)  # the whole of stdout is one document
+    assert isinstance(document, dict)
+    return document
+
+
+def test_admin_list_in_a_pipe_shows_whole_node_ids(gateway: Gateway) -> None:
+    enrollment.apply(
+        gateway.enroll_address,
+        gateway.ca_pem,
+        name="福州市鼓楼区市场监督管理局（测试用的一个很长的节点名称）",
+        kind="department",
+        region="350102",
+        categories=["registration"],
+        requested_id=LONG_ID,
+    )
+    admin = str(gateway.config.admin_identity)
+    result = xinlian("admin", "list", "--identity", admin, "--gateway", gateway.address)
+    assert_exit(result, 0)
+    assert LONG_ID in result.stdout, result.stdout
+    assert "…" not in result.stdout, result.stdout
+
+    listed = _json("admin", "list", "--identity", admin, "--gateway", gateway.address, "--json")
+    nodes = {n["node_id"]: n for n in listed["nodes"]}  # type: ignore[attr-defined, index]
+    assert nodes[LONG_ID]["state"] == "applied"
+    assert nodes[LONG_ID]["categories"] == ["registration"]
+
+
+def test_node_whoami_and_catalog_print_json(gateway: Gateway) -> None:
+    node = gateway.enroll_node("department", categories=("tax",))
+    at = ("--identity", str(gateway.tmp / "nodes" / node.node_id), "--gateway", gateway.address)
+    me = _json("node", "whoami", *at, "--json")
+    assert me["node"]["node_id"] == node.node_id  # type: ignore[index]
+    assert me["node"]["state"] == "admitted"  # type: ignore[index]
+
+    remote = _json("catalog", "list", *at, "--json")
+    local = _json("catalog", "list", "--local", "--json")
+    assert remote == local  # the gateway enforces the packaged catalog here
+    assert "tax" in [c["id"] for c in remote["categories"]]  # type: ignore[attr-defined, index]
+
+    tax = _json("catalog", "show", "tax", *at, "--json")["category"]
+    fields = {f["name"]: f for f in tax["fields"]}  # type: ignore[index]
+    assert fields["tax_credit_rating"]["type"] == "string"
+    assert tax["purposes"]  # type: ignore[index]
+
+
+def test_catalog_show_of_an_unknown_category_is_a_usage_error() -> None:
+    result = xinlian("catalog", "show", "no-such-category", "--local")
+    assert_exit(result, 2)
+    assert result.stdout == ""
+    assert "no-such-category" in result.stderr
+
+
+def test_catalog_without_identity_or_local_is_a_usage_error() -> None:
+    assert_exit(xinlian("catalog", "list"), 2)
