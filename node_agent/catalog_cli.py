@@ -9,7 +9,6 @@ has the same keys either way.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -17,7 +16,7 @@ from google.protobuf.json_format import MessageToDict
 from rich.table import Table
 
 from authz.catalog import Catalog, Category, Sensitivity
-from xinlian.console import data_console
+from xinlian.console import data_console, print_json
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.identity import Identity
 from xinlian.v1 import catalog_pb2 as pb
@@ -91,10 +90,6 @@ def _as_dict(message: pb.CatalogCategory) -> dict[str, object]:
     return out
 
 
-def _echo_json(document: dict[str, object]) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
-
-
 SOURCE_OPTIONS = (
     click.option(
         "--identity",
@@ -125,7 +120,7 @@ def list_cmd(identity: Path | None, gateway: str | None, local: bool, as_json: b
     response = _load(identity, gateway, local)
     if as_json:
         categories = [_as_dict(c) for c in response.categories]
-        _echo_json({"version": response.version, "categories": categories})
+        print_json({"version": response.version, "categories": categories})
         return
     table = Table(title=f"catalog {response.version}")
     for column in ("category", "名称", "department", "public", "negative", "fields", "update"):
@@ -157,7 +152,7 @@ def show_cmd(
         click.echo(f"no category {category!r} in the catalog (known: {known})", err=True)
         raise CommandExit(ExitCode.USAGE)
     if as_json:
-        _echo_json({"version": response.version, "category": _as_dict(found)})
+        print_json({"version": response.version, "category": _as_dict(found)})
         return
     table = Table(title=f"{found.id} · {found.name_zh} · {found.name_en}")
     for column in ("field", "名称", "type", "required", "sensitivity", "default mask"):

@@ -7,6 +7,7 @@ console on a pipe is given a width no table reaches: every cell comes out whole.
 
 from __future__ import annotations
 
+import json
 import sys
 
 from rich.console import Console
@@ -20,3 +21,9 @@ def data_console() -> Console:
     if sys.stdout.isatty():
         return Console(markup=False)
     return Console(markup=False, width=PIPE_WIDTH)
+
+
+def print_json(document: object) -> None:
+    """``--json`` output: one JSON document on stdout (errors stay on stderr)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()

@@ -5,6 +5,7 @@ admit`` needs comes out whole)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from support.harness import Gateway
@@ -74,3 +75,34 @@ def test_catalog_show_of_an_unknown_category_is_a_usage_error() -> None:
 
 def test_catalog_without_identity_or_local_is_a_usage_error() -> None:
     assert_exit(xinlian("catalog", "list"), 2)
+
+
+def test_onboarding_commands_print_json(gateway: Gateway, tmp_path: Path) -> None:
+    """apply → admit → enroll → renew → suspend → readmit, each read by a script."""
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(gateway.ca_pem)
+    admin = ("--identity", str(gateway.config.admin_identity), "--gateway", gateway.address)
+    applied = _json(
+        "node", "apply", "--gateway", gateway.enroll_address, "--ca", str(ca),
+        "--name", "福州市税务局", "--kind", "department", "--region", "350100",
+        "--category", "tax", "--id", "tax-fz", "--json",
+    )  # fmt: skip
+    assert applied["node"]["node_id"] == "tax-fz"  # type: ignore[index]
+    assert applied["node"]["state"] == "applied"  # type: ignore[index]
+    admitted = _json(
+        "admin", "admit", "tax-fz", *admin, "--security", "ok", "--authorization", "ok", "--json"
+    )
+    token = admitted["enrollment_token"]
+    assert isinstance(token, str) and token
+    out = tmp_path / "identity"
+    enrolled = _json(
+        "node", "enroll", "--gateway", gateway.enroll_address, "--token", token,
+        "--ca", str(ca), "--out", str(out), "--json",
+    )  # fmt: skip
+    assert enrolled == {"node_id": "tax-fz", "kind": "department", "identity": str(out)}
+    node = ("--identity", str(out), "--gateway", gateway.address)
+    assert _json("node", "renew", *node, "--json")["not_after"]
+    suspended = _json("admin", "suspend", "tax-fz", *admin, "--reason", "audit", "--json")
+    assert suspended["node"]["state"] == "suspended"  # type: ignore[index]
+    readmitted = _json("admin", "readmit", "tax-fz", *admin, "--reason", "fixed", "--json")
+    assert readmitted["node"]["state"] == "admitted"  # type: ignore[index]
