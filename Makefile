@@ -35,7 +35,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy xinlian/errors.py xinlian/signing.py xinlian/clock.py xinlian/durable.py gateway node_agent authz audit xinlian/identity.py xinlian/pki.py xinlian/limits.py xinlian/exit_codes.py xinlian_cli xinlian_samples
+	$(BIN)/mypy xinlian/errors.py xinlian/signing.py xinlian/clock.py xinlian/durable.py gateway node_agent authz audit xinlian/identity.py xinlian/pki.py xinlian/limits.py xinlian/exit_codes.py xinlian/console.py xinlian_cli xinlian_samples
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -9,7 +9,9 @@ has the same keys either way.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from google.protobuf.json_format import MessageToDict
@@ -24,6 +26,7 @@ from xinlian.v1 import catalog_pb2_grpc
 from xinlian.wire import PURPOSE_FROM_WIRE, PURPOSE_TO_WIRE
 
 RPC_TIMEOUT_S = 30.0
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _category_message(category: Category) -> pb.CatalogCategory:
@@ -37,9 +40,9 @@ def _category_message(category: Category) -> pb.CatalogCategory:
             pb.CatalogField(
                 name=spec.name,
                 name_zh=spec.name_zh,
-                type=pb.FieldType.Value(f"FIELD_TYPE_{spec.type.name}"),
+                type=f"FIELD_TYPE_{spec.type.name}",
                 required=spec.required,
-                sensitivity=pb.Sensitivity.Value(f"SENSITIVITY_{spec.sensitivity.name}"),
+                sensitivity=f"SENSITIVITY_{spec.sensitivity.name}",
                 default_mask=spec.default_mask,
                 description=spec.description,
             )
@@ -84,7 +87,7 @@ def _as_dict(message: pb.CatalogCategory) -> dict[str, object]:
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
     out["purposes"] = [PURPOSE_FROM_WIRE.get(int(p), str(p)) for p in message.purposes]
-    for spec, field in zip(message.fields, out["fields"], strict=True):  # type: ignore[call-overload]
+    for spec, field in zip(message.fields, out["fields"], strict=True):
         field["type"] = pb.FieldType.Name(spec.type).removeprefix("FIELD_TYPE_").lower()
         field["sensitivity"] = _sensitivity(spec.sensitivity)
     return out
@@ -102,7 +105,7 @@ SOURCE_OPTIONS = (
 )
 
 
-def _source_options(fn):  # type: ignore[no-untyped-def]
+def _source_options(fn: F) -> F:
     for option in reversed(SOURCE_OPTIONS):
         fn = option(fn)
     return fn

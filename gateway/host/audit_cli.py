@@ -235,7 +235,8 @@ def prune_cmd(home: Path | None, dry_run: bool, as_json: bool) -> None:
 
 @click.command("checkpoint")
 @HOME_OPTION
-def checkpoint_cmd(home: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def checkpoint_cmd(home: Path | None, as_json: bool) -> None:
     """Sign a checkpoint of the current tree now (if it grew) and print it."""
     from gateway.flows.checkpointer import sign_checkpoint
 
@@ -245,4 +246,7 @@ def checkpoint_cmd(home: Path | None) -> None:
         checkpoint = sign_checkpoint(store, _signer(config), config.origin, SystemClock())
     if checkpoint is None:
         raise click.ClickException("the ledger is empty; nothing to sign")
+    if as_json:
+        print_json({"note": checkpoint.note})
+        return
     click.echo(checkpoint.note, nl=False)

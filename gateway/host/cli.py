@@ -13,6 +13,7 @@ from authz.catalog import Catalog
 from gateway.host.config import GatewayConfig
 from gateway.store import migrate as migrations
 from gateway.store.db import Store
+from xinlian.console import data_console, print_json
 from xinlian.exit_codes import CommandExit, ExitCode
 
 HOME_OPTION = click.option(
@@ -80,7 +81,8 @@ def init_cmd(
 
 @gateway_group.command("migrate")
 @HOME_OPTION
-def migrate_cmd(home: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def migrate_cmd(home: Path, as_json: bool) -> None:
     """Upgrade the database schema to this gateway's revision."""
     config = load_config(home)
     store = Store(config.db_url)
@@ -90,6 +92,9 @@ def migrate_cmd(home: Path) -> None:
         after = migrations.current_revision(store.engine)
     finally:
         store.close()
+    if as_json:
+        print_json({"before": before, "after": after})
+        return
     click.echo(f"schema revision: {before or 'none'} → {after}")
 
 
@@ -252,7 +257,8 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
     required=True,
     help="New file for the copy (never overwritten).",
 )
-def backup_cmd(home: Path, out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backup_cmd(home: Path, out: Path, as_json: bool) -> None:
     """Copy the SQLite store while the gateway serves (consistent, checked, fsynced).
 
     PostgreSQL stores are backed up with pg_basebackup or pg_dump instead; the keys in
@@ -273,6 +279,11 @@ def backup_cmd(home: Path, out: Path) -> None:
     if database is None:
         raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
     result = backup_sqlite(Path(database), out)
+    if as_json:
+        print_json(
+            {"path": str(result.path), "bytes": result.bytes, "ledger_size": result.ledger_size}
+        )
+        return
     click.echo(
         f"backup written: {result.path} ({result.bytes} bytes, ledger size {result.ledger_size})"
     )
@@ -311,8 +322,6 @@ def stats_cmd(home: Path, as_json: bool) -> None:
         )
         return
     from rich.table import Table
-
-    from xinlian.console import data_console
 
     catalog = Catalog.default()
     table = Table(title="records per category (latest versions)")
