@@ -64,3 +64,17 @@ def test_as_root_with_apt_it_installs_what_is_missing(tmp_path: Path) -> None:
     result = _run(tmp_path, ("make", "go", "promtool"), apt_get=str(fake))
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == ["update -qq", "install -y -qq haproxy"]
+
+
+def test_make_names_python3_venv_when_venv_fails(tmp_path: Path) -> None:
+    """Debian's system Python without python3-venv: `make demo` says what to install."""
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["make", "-C", str(SCRIPT.parents[1]), f"VENV={venv}", "PYTHON=/bin/false", "demo"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "sudo apt-get install -y python3-venv" in result.stderr
+    assert not venv.exists()  # no half-made environment left for the next run
