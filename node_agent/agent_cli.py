@@ -44,6 +44,7 @@ from node_agent.push import (
     PushProgress,
     PushSummary,
 )
+from xinlian.console import data_console
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian.identity import Identity
 
@@ -216,6 +217,6 @@ def _print_table(summary: PushSummary, data: dict[str, Any]) -> None:
         str(summary.rejected),
         f"{data['records_per_s']:.0f}",
     )
-    Console(markup=False).print(table)
+    data_console().print(table)
     if summary.rejected and summary.rejects_path:
         click.echo(f"rejected records with reasons: {summary.rejects_path}")

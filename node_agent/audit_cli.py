@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,9 +26,8 @@ from audit.export_writer import ExportWriter
 from audit.verify_export import ExportResult
 from authz.catalog import Catalog
 from node_agent.notices import NOTICE_TRACE_COLUMNS, notice_trace_json, notice_trace_row
+from xinlian.console import data_console
 
-PIPE_WIDTH = 200
-"""Table width when stdout is not a terminal (rich would cut at 80 columns)."""
 RPC_TIMEOUT_S = 60.0
 
 IDENTITY_OPTION = click.option(
@@ -42,10 +40,7 @@ JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-read
 
 
 def _console() -> Console:
-    # markup=False: stored data is shown as is, never interpreted as rich markup
-    if sys.stdout.isatty():
-        return Console(markup=False)
-    return Console(width=PIPE_WIDTH, markup=False)
+    return data_console()
 
 
 def _table(title: str, columns: Iterable[str]) -> Table:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from authz.catalog import Purpose
-from node_agent.cli import identity_options
+from node_agent.cli import JSON_OPTION, identity_options
 from node_agent.enterprise import (
     DEFAULT_GRANT_DAYS,
     AuthzClient,
@@ -38,11 +38,10 @@ from node_agent.enterprise import (
     sign_revocation,
 )
 from node_agent.query import QueryClient, response_json, response_tables
+from xinlian.console import data_console, print_json
 from xinlian.identity import Identity
 from xinlian.v1 import authorization_pb2 as apb
 from xinlian.wire import PURPOSE_FROM_WIRE
-
-console = Console(markup=False)  # data is shown as is, never as markup
 
 IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
 KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -60,6 +59,15 @@ def _status(value: int) -> str:
 # -- enterprise ------------------------------------------------------------------------
 
 
+def _enterprise_json(enterprise: Any) -> dict[str, object]:
+    return {
+        "credit_code": enterprise.credit_code,
+        "name": enterprise.name,
+        "key_version": enterprise.key_version,
+        "registered_by": enterprise.registered_by,
+    }
+
+
 @click.group("enterprise")
 def enterprise_group() -> None:
     """Enterprise keys and registration (by a city platform)."""
@@ -67,9 +75,13 @@ def enterprise_group() -> None:
 
 @enterprise_group.command("keygen")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
-def keygen_cmd(out: Path) -> None:
+@JSON_OPTION
+def keygen_cmd(out: Path, as_json: bool) -> None:
     """Make an Ed25519 key pair: OUT (private, mode 0600) and OUT.pub.pem beside it."""
     pub = generate_key(out)
+    if as_json:
+        print_json({"private_key": str(out), "public_key": str(pub)})
+        return
     click.echo(f"private key: {out} (mode 0600; keep it with the enterprise)")
     click.echo(f"public key:  {pub}")
 
@@ -83,6 +95,7 @@ def keygen_cmd(out: Path) -> None:
     "--attest-method", required=True, help="How the platform verified the enterprise's identity."
 )
 @click.option("--evidence", default="", help="Reference to the evidence kept by the platform.")
+@JSON_OPTION
 def register_cmd(
     identity: Path,
     gateway: str | None,
@@ -91,12 +104,16 @@ def register_cmd(
     public_key: Path,
     attest_method: str,
     evidence: str,
+    as_json: bool,
 ) -> None:
     """A city platform registers an enterprise's public key, attesting its identity."""
     with AuthzClient(_identity(identity, gateway)) as client:
         enterprise = client.register(
             credit_code, name, public_key.read_text(), attest_method, evidence
         )
+    if as_json:
+        print_json(_enterprise_json(enterprise))
+        return
     click.echo(
         f"registered {enterprise.credit_code} {enterprise.name} "
         f"(key version {enterprise.key_version}, attested by {enterprise.registered_by})"
@@ -108,18 +125,23 @@ def register_cmd(
 @click.option("--credit-code", required=True)
 @click.option("--enterprise-key", type=KEY_FILE, required=True, help="The CURRENT private key.")
 @click.option("--new-public-key", type=KEY_FILE, required=True, help="The new PUB.pem.")
+@JSON_OPTION
 def rotate_cmd(
     identity: Path,
     gateway: str | None,
     credit_code: str,
     enterprise_key: Path,
     new_public_key: Path,
+    as_json: bool,
 ) -> None:
     """Replace the enterprise's key; the current key signs the rotation."""
     with AuthzClient(_identity(identity, gateway)) as client:
         enterprise = client.rotate(
             credit_code, load_signing_key(enterprise_key), new_public_key.read_bytes()
         )
+    if as_json:
+        print_json(_enterprise_json(enterprise))
+        return
     click.echo(f"{enterprise.credit_code}: key version {enterprise.key_version}")
 
 
@@ -142,6 +164,7 @@ def grant_group() -> None:
 @click.option("--days", type=click.IntRange(1, 1096), default=DEFAULT_GRANT_DAYS, show_default=True)
 @click.option("--max-uses", type=click.IntRange(1), default=None, help="Default: unlimited.")
 @click.option("--letter-out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@JSON_OPTION
 def grant_create_cmd(
     identity: Path,
     gateway: str | None,
@@ -154,6 +177,7 @@ def grant_create_cmd(
     days: int,
     max_uses: int | None,
     letter_out: Path | None,
+    as_json: bool,
 ) -> None:
     """Render the 授权书, sign the grant with the enterprise key here, submit it."""
     if not categories and not fields:
@@ -170,10 +194,21 @@ def grant_create_cmd(
     key = load_signing_key(enterprise_key)
     with AuthzClient(_identity(identity, gateway)) as client:
         letter = client.letter(grant)
-        click.echo(letter.text)
+        if not as_json:
+            click.echo(letter.text)
         if letter_out is not None:
             letter_out.write_text(letter.text, encoding="utf-8")
         response = client.submit(grant, sign_grant(key, grant))
+    if as_json:
+        print_json(
+            {
+                "grant_id": response.grant.grant.grant_id,
+                "status": _status(response.grant.status),
+                "ledger_index": response.ledger_index,
+                "letter": letter.text,
+            }
+        )
+        return
     click.echo(
         f"grant {response.grant.grant.grant_id}: {_status(response.grant.status)} "
         f"(ledger index {response.ledger_index})"
@@ -186,6 +221,7 @@ def grant_create_cmd(
 @click.option("--enterprise-key", type=KEY_FILE, default=None, help="Revoke as the enterprise.")
 @click.option("--credit-code", default="", help="The grant's enterprise (looked up if omitted).")
 @click.option("--reason", default="", help="Required for an administrator's revocation.")
+@JSON_OPTION
 def grant_revoke_cmd(
     identity: Path,
     gateway: str | None,
@@ -193,6 +229,7 @@ def grant_revoke_cmd(
     enterprise_key: Path | None,
     credit_code: str,
     reason: str,
+    as_json: bool,
 ) -> None:
     """Revoke a grant: signed by the enterprise, or by an administrator with a reason."""
     with AuthzClient(_identity(identity, gateway)) as client:
@@ -204,6 +241,15 @@ def grant_revoke_cmd(
             if not reason.strip():
                 raise click.UsageError("give --enterprise-key, or --reason as an administrator")
             view = client.revoke_as_admin(grant_id, reason)
+    if as_json:
+        print_json(
+            {
+                "grant_id": view.grant.grant_id,
+                "status": _status(view.status),
+                "revoke_reason": view.revoke_reason,
+            }
+        )
+        return
     reason = f" ({view.revoke_reason})" if view.revoke_reason else ""
     click.echo(f"grant {view.grant.grant_id}: {_status(view.status)}{reason}")
 
@@ -260,7 +306,7 @@ def grant_list_cmd(
             uses,
             _status(v.status) + (f" ({v.revoke_reason})" if v.revoke_reason else ""),
         )
-    console.print(table)
+    data_console().print(table)
 
 
 def _purpose_name(value: int) -> str:
@@ -299,5 +345,5 @@ def query_cmd(
         click.echo(json.dumps(response_json(response), ensure_ascii=False, indent=2))
         return
     for table in response_tables(response):
-        console.print(table)
-    console.print(f"trace {response.trace_id} · ledger index {response.ledger_index}")
+        data_console().print(table)
+    data_console().print(f"trace {response.trace_id} · ledger index {response.ledger_index}")

@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from node_agent import enroll as enrollment
+from xinlian.console import data_console, print_json
 from xinlian.identity import Identity
 from xinlian.v1 import common_pb2, registry_pb2, registry_pb2_grpc
 from xinlian.wire import KIND_TO_WIRE
-
-console = Console(markup=False)  # data is shown as is, never as markup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,6 +35,7 @@ def identity_options(identity_help: str) -> Callable[[F], F]:
     return decorate
 
 
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 IDENTITY_OPTIONS = identity_options(
     "Identity directory (from `xinlian node enroll`; for admins, GATEWAY_HOME/admin)."
 )
@@ -48,6 +47,27 @@ def _state(value: int) -> str:
 
 def _kind(value: int) -> str:
     return common_pb2.NodeKind.Name(value).removeprefix("NODE_KIND_").lower()
+
+
+def node_json(node: common_pb2.Node) -> dict[str, object]:
+    """A registry entry for ``--json`` (the same columns as the table)."""
+    return {
+        "node_id": node.node_id,
+        "kind": _kind(node.kind),
+        "region": node.region,
+        "name": node.name,
+        "state": _state(node.state),
+        "categories": list(node.categories),
+        "reason": node.state_reason,
+    }
+
+
+def print_nodes(nodes: list[common_pb2.Node], title: str, as_json: bool, key: str) -> None:
+    """Registry entries on stdout: one JSON document under ``key``, or a table."""
+    if as_json:
+        print_json({key: [node_json(n) for n in nodes]})
+    else:
+        data_console().print(nodes_table(nodes, title=title))
 
 
 def nodes_table(nodes: list[common_pb2.Node], title: str = "registry") -> Table:
@@ -86,6 +106,7 @@ def node_group() -> None:
 @click.option("--category", "categories", multiple=True, help="Departments: category (repeat).")
 @click.option("--contact", default="")
 @click.option("--id", "requested_id", default="", help="Wished-for node id.")
+@JSON_OPTION
 def apply_cmd(
     gateway: str,
     ca: Path,
@@ -95,6 +116,7 @@ def apply_cmd(
     categories: tuple[str, ...],
     contact: str,
     requested_id: str,
+    as_json: bool,
 ) -> None:
     """Apply for access; an administrator reviews and admits the application."""
     response = enrollment.apply(
@@ -107,6 +129,9 @@ def apply_cmd(
         contact=contact,
         requested_id=requested_id,
     )
+    if as_json:
+        print_json({"node": node_json(response.node)})
+        return
     click.echo(f"applied: node id {response.node.node_id} ({_state(response.node.state)})")
 
 
@@ -125,30 +150,42 @@ def apply_cmd(
     help="The gateway CA certificate (PEM), obtained out of band.",
 )
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-def enroll_cmd(gateway: str, token: str, ca: Path, out: Path) -> None:
+@JSON_OPTION
+def enroll_cmd(gateway: str, token: str, ca: Path, out: Path, as_json: bool) -> None:
     """Make a key locally, send a CSR with the token, store the issued certificate."""
     identity = enrollment.enroll(gateway, token, ca.read_bytes(), out)
+    if as_json:
+        print_json({"node_id": identity.node_id, "kind": identity.kind, "identity": str(out)})
+        return
     click.echo(f"enrolled {identity.node_id} ({identity.kind}); identity in {out}")
 
 
 @node_group.command("renew")
 @IDENTITY_OPTIONS
-def renew_cmd(identity: Path, gateway: str | None) -> None:
+@JSON_OPTION
+def renew_cmd(identity: Path, gateway: str | None, as_json: bool) -> None:
     """Renew this node's certificate (new key, same identity)."""
     not_after = enrollment.renew(Identity.load(identity, gateway=gateway))
+    if as_json:
+        print_json({"not_after": not_after})
+        return
     click.echo(f"renewed; valid until {not_after}")
 
 
 @node_group.command("whoami")
 @IDENTITY_OPTIONS
-def whoami_cmd(identity: Path, gateway: str | None) -> None:
+@JSON_OPTION
+def whoami_cmd(identity: Path, gateway: str | None, as_json: bool) -> None:
     """Show this node's registry entry."""
     ident = Identity.load(identity, gateway=gateway)
     with ident.channel() as channel:
         response = registry_pb2_grpc.RegistryServiceStub(channel).GetSelf(
             registry_pb2.GetSelfRequest(), timeout=30
         )
-    console.print(nodes_table([response.node], title="this node"))
+    if as_json:
+        print_json({"node": node_json(response.node)})
+    else:
+        data_console().print(nodes_table([response.node], title="this node"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,7 +204,8 @@ def _admin_stub(
 @admin_group.command("list")
 @IDENTITY_OPTIONS
 @click.option("--state", type=click.Choice(["applied", "admitted", "suspended", "exited"]))
-def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
+@JSON_OPTION
+def list_cmd(identity: Path, gateway: str | None, state: str | None, as_json: bool) -> None:
     """List nodes (applications with --state applied)."""
     channel, stub = _admin_stub(identity, gateway)
     nodes: list[common_pb2.Node] = []
@@ -185,7 +223,7 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
             token = response.next_page_token
             if not token:
                 break
-    console.print(nodes_table(nodes))
+    print_nodes(nodes, "registry", as_json, "nodes")
 
 
 @admin_group.command("admit")
@@ -196,8 +234,15 @@ def list_cmd(identity: Path, gateway: str | None, state: str | None) -> None:
     "--authorization", "authorization", required=True, help="Authorization assessment result."
 )
 @click.option("--notes", default="")
+@JSON_OPTION
 def admit_cmd(
-    identity: Path, gateway: str | None, node_id: str, security: str, authorization: str, notes: str
+    identity: Path,
+    gateway: str | None,
+    node_id: str,
+    security: str,
+    authorization: str,
+    notes: str,
+    as_json: bool,
 ) -> None:
     """Admit an application with a recorded review; prints the one-time enrollment token."""
     channel, stub = _admin_stub(identity, gateway)
@@ -211,6 +256,9 @@ def admit_cmd(
             ),
             timeout=30,
         )
+    if as_json:
+        print_json({"node_id": node_id, "enrollment_token": response.enrollment_token})
+        return
     click.echo(f"admitted {node_id}; one-time enrollment token (give it to the node):")
     click.echo(response.enrollment_token)
 
@@ -220,10 +268,16 @@ def _state_command(name: str, rpc: str, request_type: type, help_text: str) -> N
     @IDENTITY_OPTIONS
     @click.argument("node_id")
     @click.option("--reason", required=True)
-    def command(identity: Path, gateway: str | None, node_id: str, reason: str) -> None:
+    @JSON_OPTION
+    def command(
+        identity: Path, gateway: str | None, node_id: str, reason: str, as_json: bool
+    ) -> None:
         channel, stub = _admin_stub(identity, gateway)
         with channel:  # type: ignore[attr-defined]
             response = getattr(stub, rpc)(request_type(node_id=node_id, reason=reason), timeout=30)
+        if as_json:
+            print_json({"node": node_json(response.node)})
+            return
         click.echo(f"{node_id}: {_state(response.node.state)}")
 
 

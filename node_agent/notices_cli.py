@@ -5,18 +5,16 @@ reported as such, nothing is written twice)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from node_agent.cli import identity_options
 from node_agent.notices import NoticeClient, notice_json
+from xinlian.console import data_console
 from xinlian.identity import Identity
 
-PIPE_WIDTH = 200
 IDENTITY = identity_options("The consumer node's identity directory (from `xinlian node enroll`).")
 
 
@@ -41,9 +39,7 @@ def pull_cmd(identity: Path, gateway: str | None, ack: bool, as_json: bool) -> N
             out["already_acked"] = list(acked.already_acked)
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
-    console = (
-        Console(markup=False) if sys.stdout.isatty() else Console(width=PIPE_WIDTH, markup=False)
-    )
+    console = data_console()
     table = Table(title="correction notices (更正通知)")
     for column in (
         "id",

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from node_agent.cli import identity_options
+from node_agent.cli import JSON_OPTION, identity_options
 from node_agent.enterprise import load_signing_key
 from node_agent.objections import (
     ANSWERS,
@@ -34,10 +33,9 @@ from node_agent.objections import (
     make_objection,
     sign_objection,
 )
+from xinlian.console import data_console, print_json
 from xinlian.identity import Identity
 from xinlian.v1 import objections_pb2 as pb
-
-console = Console(markup=False)
 
 IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
 KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -107,7 +105,7 @@ def show_views(views: Sequence[pb.ObjectionView], as_json: bool) -> None:
             (data["answer_due"] or "")[:10],
             ",".join(flags),
         )
-    console.print(table)
+    data_console().print(table)
 
 
 # -- the platform: xinlian objection … ----------------------------------------------------
@@ -129,6 +127,7 @@ def objection_group() -> None:
 @click.option("--claim", required=True, help="The enterprise's claim.")
 @click.option("--evidence", multiple=True, type=KEY_FILE, help="Evidence file (repeat).")
 @click.option("--received-at", default=None, help="When the platform received it (ISO 8601).")
+@JSON_OPTION
 def file_cmd(
     identity: Path,
     gateway: str | None,
@@ -141,6 +140,7 @@ def file_cmd(
     claim: str,
     evidence: tuple[Path, ...],
     received_at: str | None,
+    as_json: bool,
 ) -> None:
     """The enterprise signs the objection here; this platform countersigns and files it."""
     received = _time(received_at)
@@ -158,6 +158,9 @@ def file_cmd(
     with _client(identity, gateway) as client:
         response = client.file(statement, signature, received)
     view = response.objection
+    if as_json:
+        print_json({"objection": view_json(view), "ledger_index": response.ledger_index})
+        return
     late = " (forwarded late)" if view.forwarded_late else ""
     click.echo(
         f"objection {view.statement.objection_id}: open{late}, answer due "
@@ -186,7 +189,8 @@ def list_cmd(
 @objection_group.command("show")
 @IDENTITY
 @click.argument("objection_id")
-def show_cmd(identity: Path, gateway: str | None, objection_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Accepted for uniformity: always JSON.")
+def show_cmd(identity: Path, gateway: str | None, objection_id: str, as_json: bool) -> None:
     """One objection, as JSON."""
     with _client(identity, gateway) as client:
         view = client.get(objection_id)
@@ -216,6 +220,7 @@ agent_objections_group.add_command(show_cmd)
     default=None,
     help="corrected: the newer version, already pushed.",
 )
+@JSON_OPTION
 def answer_cmd(
     identity: Path,
     gateway: str | None,
@@ -223,11 +228,17 @@ def answer_cmd(
     answer: str,
     reason: str,
     corrected_version: int | None,
+    as_json: bool,
 ) -> None:
     """Answer an objection to a record this department pushed."""
     with _client(identity, gateway) as client:
         response = client.answer(objection_id, answer, reason, corrected_version or 0)
     state = STATE_NAMES.get(response.objection.state, "unspecified")
+    if as_json:
+        print_json(
+            {"objection_id": objection_id, "state": state, "ledger_index": response.ledger_index}
+        )
+        return
     click.echo(f"objection {objection_id}: {state} (ledger index {response.ledger_index})")
 
 
@@ -239,11 +250,20 @@ def answer_cmd(
 @click.option("--credit-code", required=True)
 @click.option("--reason", required=True, help="Recorded in the ledger.")
 @click.option("--unfreeze", is_flag=True, help="Lift the freeze instead.")
+@JSON_OPTION
 def freeze_cmd(
-    identity: Path, gateway: str | None, credit_code: str, reason: str, unfreeze: bool
+    identity: Path,
+    gateway: str | None,
+    credit_code: str,
+    reason: str,
+    unfreeze: bool,
+    as_json: bool,
 ) -> None:
     """Freeze (or unfreeze) an enterprise's data, with a reason (administrators)."""
     with _client(identity, gateway) as client:
         index = client.freeze(credit_code, not unfreeze, reason)
     state = "unfrozen" if unfreeze else "frozen"
+    if as_json:
+        print_json({"credit_code": credit_code, "state": state, "ledger_index": index})
+        return
     click.echo(f"{credit_code}: {state} (ledger index {index})")

@@ -23,9 +23,10 @@ import click
 from google.protobuf.json_format import MessageToDict
 
 from authz.publicity import RepairKind
-from node_agent.cli import identity_options
+from node_agent.cli import JSON_OPTION, identity_options
 from node_agent.enterprise import load_signing_key
 from node_agent.repairs import RepairClient, make_application, make_repair, sign_statement
+from xinlian.console import print_json
 from xinlian.identity import Identity
 
 IDENTITY = identity_options("The node's identity directory (from `xinlian node enroll`).")
@@ -56,6 +57,7 @@ def repair_group() -> None:
 @click.option("--basis", required=True, help="修复依据: the decision or document relied on.")
 @click.option("--removal", is_flag=True, help="A removal from a list, not a repair.")
 @click.option("--application-id", default=None, help="The application this grants.")
+@JSON_OPTION
 def record_cmd(
     identity: Path,
     gateway: str | None,
@@ -66,6 +68,7 @@ def record_cmd(
     basis: str,
     removal: bool,
     application_id: str | None,
+    as_json: bool,
 ) -> None:
     """Sign a repair with this node's key and record it (department or credit center)."""
     node = Identity.load(identity, gateway=gateway)
@@ -81,6 +84,9 @@ def record_cmd(
     )
     with RepairClient(node) as client:
         response = client.record(statement)
+    if as_json:
+        print_json({"repair": MessageToDict(response.repair), "notices": response.notices})
+        return
     click.echo(
         f"{response.repair.kind} {response.repair.repair_id} of {record_id} "
         f"(ledger index {response.repair.ledger_index}, {response.notices} notice(s) queued)"
@@ -92,6 +98,7 @@ def record_cmd(
 @click.option("--enterprise-key", type=KEY_FILE, required=True, help="The enterprise's KEY.pem.")
 @_record_options
 @click.option("--reason", required=True, help="How the enterprise corrected the conduct.")
+@JSON_OPTION
 def apply_cmd(
     identity: Path,
     gateway: str | None,
@@ -101,6 +108,7 @@ def apply_cmd(
     record_id: str,
     category: str,
     reason: str,
+    as_json: bool,
 ) -> None:
     """A city platform files the enterprise's application, signed here with its key."""
     node = Identity.load(identity, gateway=gateway)
@@ -115,6 +123,14 @@ def apply_cmd(
     signature = sign_statement(load_signing_key(enterprise_key), application)
     with RepairClient(node) as client:
         response = client.apply(application, signature)
+    if as_json:
+        print_json(
+            {
+                "application": MessageToDict(response.application),
+                "ledger_index": response.ledger_index,
+            }
+        )
+        return
     click.echo(
         f"application {response.application.application_id}: {response.application.state}, "
         f"sent to {source} (ledger index {response.ledger_index})"
@@ -125,10 +141,16 @@ def apply_cmd(
 @IDENTITY
 @click.option("--application-id", required=True)
 @click.option("--reason", required=True)
-def refuse_cmd(identity: Path, gateway: str | None, application_id: str, reason: str) -> None:
+@JSON_OPTION
+def refuse_cmd(
+    identity: Path, gateway: str | None, application_id: str, reason: str, as_json: bool
+) -> None:
     """Refuse an open application for repair, with a reason."""
     with RepairClient(Identity.load(identity, gateway=gateway)) as client:
         response = client.refuse(application_id, reason)
+    if as_json:
+        print_json({"application": MessageToDict(response.application)})
+        return
     click.echo(f"application {application_id}: {response.application.state}")
 
 

@@ -49,6 +49,7 @@ from node_agent.audit_cli import (
     show_export_check,
     trace_cmd,
 )
+from xinlian.console import print_json
 from xinlian.exit_codes import CommandExit, ExitCode
 
 
@@ -101,7 +102,10 @@ def verify_cmd(
 @IDENTITY_OPTION
 @GATEWAY_OPTION
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True)
-def export_cmd(home: Path | None, identity: Path | None, gateway: str | None, out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_cmd(
+    home: Path | None, identity: Path | None, gateway: str | None, out: Path, as_json: bool
+) -> None:
     """Write entries.jsonl, checkpoint and verifier.key for offline verification."""
     require_one(home=home, identity=identity)
     try:
@@ -113,6 +117,9 @@ def export_cmd(home: Path | None, identity: Path | None, gateway: str | None, ou
     except ExportOrderError as exc:
         raise click.ClickException(str(exc)) from exc
     size = note.split("\n")[1] if note.count("\n") > 1 else "?"
+    if as_json:
+        print_json({"entries": count, "checkpoint_size": size, "out": str(out)})
+        return
     click.echo(f"exported {count} entries (checkpoint size {size}) to {out}")
     click.echo(f"verify with: xinlian audit verify --export {out}")
 

@@ -21,6 +21,7 @@ from gateway.host.certs import cert_group
 from gateway.host.cli import gateway_group
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
+from node_agent.catalog_cli import catalog_group
 from node_agent.cli import admin_group, node_group
 from node_agent.notices_cli import notices_group
 from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
@@ -60,6 +61,7 @@ cli.add_command(audit_group)
 cli.add_command(notices_group)
 cli.add_command(repair_group)
 cli.add_command(objection_group)
+cli.add_command(catalog_group)
 
 
 def _reason(error: grpc.RpcError) -> str:

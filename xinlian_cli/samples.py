@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from xinlian.console import print_json
+
 
 @click.command("sample")
 @click.option("--category", required=True, help="Catalog category to generate records for.")
@@ -34,6 +36,7 @@ import click
 )
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--version", "version", default=1, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sample_cmd(
     category: str,
     enterprises: int,
@@ -42,6 +45,7 @@ def sample_cmd(
     fmt: str | None,
     seed: int,
     version: int,
+    as_json: bool,
 ) -> None:
     """Generate realistic synthetic records (valid credit codes) for one category."""
     from authz.catalog import Catalog
@@ -66,4 +70,9 @@ def sample_cmd(
         for record in generate_records(enterprise, spec, records_per, seed, version)
     ]
     count = write_csv(records, spec, out) if fmt == "csv" else write_jsonl(records, out)
+    if as_json:
+        print_json(
+            {"records": count, "category": category, "enterprises": enterprises, "out": str(out)}
+        )
+        return
     click.echo(f"wrote {count} {category} records about {enterprises} enterprises to {out}")

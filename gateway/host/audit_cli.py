@@ -29,6 +29,7 @@ from gateway.host.cli import load_config
 from gateway.host.config import GatewayConfig
 from gateway.store.db import Store
 from xinlian.clock import SystemClock
+from xinlian.console import print_json
 from xinlian.exit_codes import CommandExit, ExitCode
 
 if TYPE_CHECKING:
@@ -171,7 +172,8 @@ def export_home(home: Path, out: Path) -> tuple[int, str]:
 @click.command("prune")
 @HOME_OPTION
 @click.option("--dry-run", is_flag=True, help="Count only; change nothing.")
-def prune_cmd(home: Path | None, dry_run: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def prune_cmd(home: Path | None, dry_run: bool, as_json: bool) -> None:
     """Prune entry bodies past retention (hashes kept); delete expired negative records
     and erase the signed batch bytes holding them. Exits 1 if a batch due for erasure
     does not verify (it is left alone)."""
@@ -184,6 +186,24 @@ def prune_cmd(home: Path | None, dry_run: bool) -> None:
         result = prune(
             store, SystemClock(), Catalog.default(), config.retention_days, dry_run=dry_run
         )
+    if as_json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "entries_pruned": result.entries_pruned,
+                "retention_days": result.retention_days,
+                "cutoff": result.cutoff.isoformat(),
+                "covered_size": result.covered_size,
+                "records_deleted": result.records_deleted,
+                "negative_cutoff": result.negative_cutoff.isoformat(),
+                "batches_erased": result.batches_erased,
+                "wal_truncated": result.wal_truncated,
+                "erase_refused": list(result.erase_refused),
+            }
+        )
+        if result.erase_refused:
+            raise CommandExit(ExitCode.INTEGRITY)
+        return
     verb = "would prune" if dry_run else "pruned"
     click.echo(
         f"{verb} {result.entries_pruned} entry bodies older than {result.retention_days} days "
@@ -215,7 +235,8 @@ def prune_cmd(home: Path | None, dry_run: bool) -> None:
 
 @click.command("checkpoint")
 @HOME_OPTION
-def checkpoint_cmd(home: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def checkpoint_cmd(home: Path | None, as_json: bool) -> None:
     """Sign a checkpoint of the current tree now (if it grew) and print it."""
     from gateway.flows.checkpointer import sign_checkpoint
 
@@ -225,4 +246,7 @@ def checkpoint_cmd(home: Path | None) -> None:
         checkpoint = sign_checkpoint(store, _signer(config), config.origin, SystemClock())
     if checkpoint is None:
         raise click.ClickException("the ledger is empty; nothing to sign")
+    if as_json:
+        print_json({"note": checkpoint.note})
+        return
     click.echo(checkpoint.note, nl=False)

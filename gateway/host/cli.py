@@ -13,6 +13,7 @@ from authz.catalog import Catalog
 from gateway.host.config import GatewayConfig, strip_password
 from gateway.store import migrate as migrations
 from gateway.store.db import Store
+from xinlian.console import data_console, print_json
 from xinlian.exit_codes import CommandExit, ExitCode
 
 HOME_OPTION = click.option(
@@ -93,7 +94,8 @@ def init_cmd(
 
 @gateway_group.command("migrate")
 @HOME_OPTION
-def migrate_cmd(home: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def migrate_cmd(home: Path, as_json: bool) -> None:
     """Upgrade the database schema to this gateway's revision."""
     config = load_config(home)
     store = Store(config.db_url)
@@ -103,6 +105,9 @@ def migrate_cmd(home: Path) -> None:
         after = migrations.current_revision(store.engine)
     finally:
         store.close()
+    if as_json:
+        print_json({"before": before, "after": after})
+        return
     click.echo(f"schema revision: {before or 'none'} → {after}")
 
 
@@ -289,7 +294,8 @@ def _serve_pool(home: Path, config: GatewayConfig, log_level: str, workers: int)
     required=True,
     help="New file for the copy (never overwritten).",
 )
-def backup_cmd(home: Path, out: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def backup_cmd(home: Path, out: Path, as_json: bool) -> None:
     """Copy the SQLite store while the gateway serves (consistent, checked, fsynced).
 
     PostgreSQL stores are backed up with pg_basebackup or pg_dump instead; the keys in
@@ -310,6 +316,11 @@ def backup_cmd(home: Path, out: Path) -> None:
     if database is None:
         raise FailedPrecondition("the store is not a file", reason="NOT_A_FILE")
     result = backup_sqlite(Path(database), out)
+    if as_json:
+        print_json(
+            {"path": str(result.path), "bytes": result.bytes, "ledger_size": result.ledger_size}
+        )
+        return
     click.echo(
         f"backup written: {result.path} ({result.bytes} bytes, ledger size {result.ledger_size})"
     )
@@ -359,7 +370,6 @@ def stats_cmd(home: Path, as_json: bool) -> None:
             )
         )
         return
-    from rich.console import Console
     from rich.table import Table
 
     catalog = Catalog.default()
@@ -374,7 +384,7 @@ def stats_cmd(home: Path, as_json: bool) -> None:
             "yes" if spec and spec.public else "no",
             str(count),
         )
-    console = Console(markup=False)  # data is shown as is, never as markup
+    console = data_console()
     console.print(table)
     console.print(f"ledger entries: {ledger_size}; nodes: {nodes}")
     console.print(f"server certificate: {', '.join(cert['hosts'])}; not after {cert['not_after']}")
