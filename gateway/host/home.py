@@ -197,8 +197,8 @@ def secure_home(config: GatewayConfig) -> None:
     from gateway.store.dialect import dialect_for_url
 
     paths = [config.home]
-    dialect = dialect_for_url(config.db_url)
-    database = dialect.database_file(config.db_url) if dialect.embedded else None
+    dialect = dialect_for_url(config.database_url)
+    database = dialect.database_file(config.database_url) if dialect.embedded else None
     if database:
         paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm")]
     for path in paths:
