@@ -14,15 +14,15 @@ the previous day (through the end of that day): not_after 2027-01-05T00:00+08:00
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from string import Template
 
 from authz.catalog import Catalog, Category
 from authz.grants import Grant
 from authz.statements import split_field_ref
 from xinlian.errors import InvalidArgument
+from xinlian.workdays import SHANGHAI
 
-BEIJING = timezone(timedelta(hours=8), "CST")
 MAX_DISPLAY_NAME_CHARS = 100
 _UNSAFE_RE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -69,12 +69,12 @@ def _display_name(value: str | None, field_name: str) -> str | None:
 
 
 def zh_date(when: datetime) -> str:
-    local = when.astimezone(BEIJING)
+    local = when.astimezone(SHANGHAI)
     return f"{local.year}年{local.month}月{local.day}日"
 
 
 def zh_datetime(when: datetime) -> str:
-    local = when.astimezone(BEIJING)
+    local = when.astimezone(SHANGHAI)
     text = f"{zh_date(local)}{local.hour}时{local.minute:02d}分"
     if local.second:
         text += f"{local.second:02d}秒"
@@ -82,7 +82,7 @@ def zh_datetime(when: datetime) -> str:
 
 
 def _at_midnight(when: datetime) -> bool:
-    local = when.astimezone(BEIJING)
+    local = when.astimezone(SHANGHAI)
     return (local.hour, local.minute, local.second) == (0, 0, 0)
 
 

@@ -36,13 +36,13 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from authz.catalog import Publicity
 from xinlian.errors import FailedPrecondition, InvalidArgument
+from xinlian.workdays import SHANGHAI
 
-CHINA_TIME = timezone(timedelta(hours=8), "CST")
 """The zone the catalog's dates are in (China Standard Time, no daylight saving)."""
 
 
@@ -79,7 +79,7 @@ def local_day(now: datetime) -> date:
     """The day ``now`` falls on in China Standard Time."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InvalidArgument.field("now", now, "a timezone-aware datetime")
-    return now.astimezone(CHINA_TIME).date()
+    return now.astimezone(SHANGHAI).date()
 
 
 def _day(fields: Mapping[str, str], name: str | None) -> date | None:

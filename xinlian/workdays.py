@@ -42,6 +42,12 @@ MAX_PERIOD_DAYS = 14  # the longest holiday period a file may hold (so far: 9 da
 _END_OF_DAY = time(23, 59, 59, 999999)
 
 
+def end_of_day(day: date) -> datetime:
+    """The last moment (23:59:59.999999, Asia/Shanghai, aware) of ``day``: a deadline on
+    that day is met by any moment t <= it."""
+    return datetime.combine(day, _END_OF_DAY, tzinfo=SHANGHAI)
+
+
 class CalendarDataError(FailedPrecondition):
     """A calendar file is malformed; the message names the file and the entry."""
 
@@ -294,4 +300,4 @@ class WorkdayCalendar:
         day = self.add_workdays(
             received.astimezone(SHANGHAI).date(), _count("workdays", workdays, 1)
         )
-        return datetime.combine(day, _END_OF_DAY, tzinfo=SHANGHAI)
+        return end_of_day(day)

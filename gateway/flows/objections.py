@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -71,7 +71,7 @@ from xinlian.errors import (
     clip,
 )
 from xinlian.signing import load_public_key
-from xinlian.workdays import SHANGHAI, WorkdayCalendar
+from xinlian.workdays import SHANGHAI, WorkdayCalendar, end_of_day
 
 OBJECTION_NOT_FOUND = "OBJECTION_NOT_FOUND"
 RECORD_NOT_FOUND = "RECORD_NOT_FOUND"
@@ -82,7 +82,6 @@ NOT_RECORD_SOURCE = "NOT_RECORD_SOURCE"
 CORRECTION_NOT_FOUND = "CORRECTION_NOT_FOUND"
 FREEZE_UNCHANGED = "FREEZE_UNCHANGED"
 SEE_ALL_KINDS = frozenset({"admin", "officer"})
-_END_OF_DAY = time(23, 59, 59, 999999)
 
 
 # -- deadlines -------------------------------------------------------------------------
@@ -105,7 +104,7 @@ def deadlines(
     day = calendar.add_calendar_days(
         filed_at.astimezone(SHANGHAI).date(), answer_days, roll_forward=True
     )
-    answer_due = datetime.combine(day, _END_OF_DAY, tzinfo=SHANGHAI)
+    answer_due = end_of_day(day)
     return Deadlines(forward_due, filed_at > forward_due, answer_due)
 
 

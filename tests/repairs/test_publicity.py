@@ -9,7 +9,6 @@ import pytest
 
 from authz.catalog import Catalog, Publicity
 from authz.publicity import (
-    CHINA_TIME,
     PublicityReason,
     RepairKind,
     check_repair_allowed,
@@ -19,6 +18,7 @@ from authz.publicity import (
     verdict,
 )
 from xinlian.errors import FailedPrecondition
+from xinlian.workdays import SHANGHAI
 
 CATALOG = Catalog.default()
 PENALTY = CATALOG.require("admin_penalty").publicity
@@ -28,7 +28,7 @@ EVENT_DAY = date(2000, 1, 1)  # never used when the basis field is present
 
 def at(day: date, hour: int = 12) -> datetime:
     """Noon (by default) of ``day`` in China."""
-    return datetime(day.year, day.month, day.day, hour, tzinfo=CHINA_TIME)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SHANGHAI)
 
 
 def penalty(decided: str, **more: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from support.harness import Gateway, running_gateway
 
 from audit.entry import Entry
 from authz.catalog import Purpose
-from authz.publicity import CHINA_TIME, RepairKind, end_of_months, local_day
+from authz.publicity import RepairKind, end_of_months, local_day
 from gateway.flows.notices import REASON_REPAIRED
 from gateway.store import schema
 from node_agent.enterprise import generate_key
@@ -29,6 +29,7 @@ from node_agent.repairs import RepairClient, make_application, make_repair, sign
 from xinlian.clock import FakeClock
 from xinlian.identity import Identity
 from xinlian.v1 import exchange_pb2_grpc
+from xinlian.workdays import SHANGHAI
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +88,7 @@ def months_before(day: date, months: int) -> date:
 def cst(day: date, hour: int = 10, minute: int = 0) -> datetime:
     """``hour``:``minute`` of ``day`` in China (node certificates live 90 days: every
     move of the clock stays within them)."""
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CHINA_TIME)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
 
 
 @dataclass(frozen=True)
