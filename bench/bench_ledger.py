@@ -96,7 +96,7 @@ def run(ctx: BenchContext) -> dict[str, Figure]:
     config = init_home(home)
     signer = NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip())
     verifier = NoteVerifier.from_key_string(config.ledger_verifier_key.read_text().strip())
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         _seed(store, n, signer, config.origin, checkpoints=20)
         figures = {

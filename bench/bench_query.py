@@ -83,7 +83,7 @@ def _prepare(home: Path, db_url: str | None) -> tuple[Any, Any, str]:
     bank = enroll("institution", "bench-bank")
     enterprise = generate_enterprises(1, seed=11)[0]
     code = enterprise.credit_code
-    _seed(Store(config.db_url), code, enterprise.name)
+    _seed(Store(config.database_url), code, enterprise.name)
     pub = generate_key(home / "enterprise.pem")
     key = load_signing_key(home / "enterprise.pem")
     grant = make_grant(credit_code=code, grantee_node_id="bench-bank", categories=["tax"])

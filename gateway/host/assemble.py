@@ -21,7 +21,7 @@ from xinlian.workdays import load_calendar
 
 def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     store.check_schema()
     catalog = Catalog.default()
     registry = Registry(

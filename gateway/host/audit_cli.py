@@ -48,7 +48,7 @@ HOME_OPTION = click.option(
 @contextmanager
 def _store(home: Path) -> Iterator[tuple[GatewayConfig, Store]]:
     config = load_config(home)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         yield config, store
     finally:

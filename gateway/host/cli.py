@@ -98,7 +98,7 @@ def init_cmd(
 def migrate_cmd(home: Path, as_json: bool) -> None:
     """Upgrade the database schema to this gateway's revision."""
     config = load_config(home)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         before = migrations.current_revision(store.engine)
         migrations.upgrade(store.engine)
@@ -337,7 +337,7 @@ def stats_cmd(home: Path, as_json: bool) -> None:
     from gateway.store.records import category_counts
 
     config = load_config(home)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         store.check_schema()
 

@@ -433,7 +433,8 @@ def _config_error(exc: ValidationError) -> ConfigError:
     if error["type"] == "extra_forbidden":
         known = [name for name in GatewayConfig.model_fields if name != "home"]
         return UnknownKeyError(key, known)  # type: ignore[return-value]
-    wanted = str(error["msg"]).removeprefix("Value error, ")
+    # pydantic words its messages "Input should be …": the error reads "wanted …"
+    wanted = str(error["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
     if "db_url" in key:
         value = "***"
     return ConfigError(key, value, wanted)

@@ -118,7 +118,7 @@ def init_home(
     write_secret(config.pseudonym_key, secrets.token_bytes(PSEUDONYM_KEY_BYTES))
     config.save()
     # (3) store at the current schema revision
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         migrate.upgrade(store.engine)
         # (4) the first administrator, admitted by the act of initialization

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import SecretStr
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -36,9 +35,7 @@ class Store:
     """The engine plus the rules for using it: short transactions, retried when the
     database reports a transient conflict. Transaction callbacks may run more than once."""
 
-    def __init__(self, url: str | SecretStr) -> None:
-        if isinstance(url, SecretStr):  # the config's database URL
-            url = url.get_secret_value()
+    def __init__(self, url: str) -> None:
         self.url = url
         self.dialect = dialect_for_url(url)
         self.engine = self.dialect.create_engine(url)

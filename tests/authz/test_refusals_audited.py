@@ -215,7 +215,7 @@ def test_a_flood_is_summarized_and_its_counts_add_up(tmp_path: Path) -> None:
                 deny()
         config = gw.config
     # stopping the gateway wrote the summary of the open window
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         entries = _denied_rows(store, "bank-a")
     finally:

@@ -33,7 +33,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT pool: Linux")
 def test_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
     config = init_home(tmp_path / "gw")
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     seed_records(store)
     store.close()
     pool = GatewayProcess(config.home, workers=WORKERS).start()
@@ -57,7 +57,7 @@ def test_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
                     indexes.append(response.ledger_index)
         # one ledger: every query has its own index, and the head counts them all
         assert len(set(indexes)) == len(indexes) == 3 * CONNECTIONS
-        store = Store(config.db_url)
+        store = Store(config.database_url)
         try:
             size = store.read(
                 lambda conn: conn.exec_driver_sql("SELECT size FROM ledger_head").scalar_one()

@@ -52,7 +52,7 @@ def _count(store: Store) -> int:
 
 def test_signed_only_when_the_tree_grew(db_url: str, tmp_path: Path) -> None:
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     signer = NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip())
     try:
         first = sign_checkpoint(store, signer, config.origin, SystemClock())
@@ -72,7 +72,7 @@ def test_racing_signers_store_one_checkpoint_per_size(db_url: str, tmp_path: Pat
     """Replicas race to sign the same size: insert-if-absent keeps exactly one row."""
     config = init_home(tmp_path / "gw", db_url=db_url)
     signer = NoteSigner.from_key_string(config.ledger_signer_key.read_text().strip())
-    stores = [Store(config.db_url) for _ in range(4)]
+    stores = [Store(config.database_url) for _ in range(4)]
     try:
         _append(stores[0], 5)
         barrier = threading.Barrier(len(stores))

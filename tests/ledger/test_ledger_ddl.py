@@ -64,7 +64,7 @@ class Ledger:
 def ledger(db_url: str, tmp_path: Path) -> Iterator[Ledger]:
     """Entries with tricky values and times, every other one pruned, a checkpoint."""
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
 
     def work(conn: Connection, ledger: LedgerTx) -> list[int]:
         return [

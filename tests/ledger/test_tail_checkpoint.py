@@ -38,7 +38,7 @@ def test_rewritten_tail_is_reported_uncovered(db_url: str, tmp_path: Path) -> No
     signed disagrees, so the report says which entries no checkpoint covers; that is
     a notice, and a failure with ``require_covered``."""
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         grow_to(store, 10)
         assert checkpoint(config, store).tree_size == 10
@@ -78,7 +78,7 @@ def test_rewritten_tail_is_reported_uncovered(db_url: str, tmp_path: Path) -> No
 
 def test_a_fully_checkpointed_ledger_has_no_uncovered_entries(db_url: str, tmp_path: Path) -> None:
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         grow_to(store, 5)
         checkpoint(config, store)
@@ -104,7 +104,7 @@ def test_start_signs_over_the_tail_before_serving(
     returns, with no help from the background checkpointer; and ``stop`` covers the
     entries written while serving."""
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         grow_to(store, 7)
     finally:
@@ -122,7 +122,7 @@ def test_start_signs_over_the_tail_before_serving(
             loop.run(running.stop(grace=1))
     finally:
         loop.close()
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         assert latest_checkpoint_size(store) == head_size(store) == 11
         assert verify_store(store, verifier(config), config.origin, require_covered=True).ok
@@ -141,7 +141,7 @@ def _process(tmp_path: Path, db_url: str) -> GatewayProcess:
 
 def _sizes(config: GatewayConfig) -> tuple[int, int]:
     """Head size and latest checkpoint size."""
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         return head_size(store), latest_checkpoint_size(store)
     finally:
@@ -150,7 +150,7 @@ def _sizes(config: GatewayConfig) -> tuple[int, int]:
 
 def _uncovered(config: GatewayConfig) -> int:
     """Entries verify finds covered by no checkpoint (the ledger must verify)."""
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         report = verify(config, store)
         assert report.ok, report.problems
@@ -189,7 +189,7 @@ def test_sigkilled_tail_is_covered_when_the_restarted_gateway_serves(
     assert _uncovered(gw.config) == size - covered
     gw.start()  # returns once the restarted process answers health checks
     try:
-        store = Store(gw.config.db_url)
+        store = Store(gw.config.database_url)
         try:
             assert latest_checkpoint_size(store) >= size
         finally:

@@ -45,7 +45,7 @@ class Ledger:
 @pytest.fixture
 def ledger(db_url: str, tmp_path: Path) -> Iterator[Ledger]:
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         for size in CHECKPOINT_SIZES:
             grow_to(store, size)

@@ -70,7 +70,7 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 @pytest.fixture
 def replicas(tmp_path: Path, pg_url: str) -> Iterator[list[GatewayProcess]]:
     config = init_home(tmp_path / "gw", db_url=pg_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     seed_records(store)
     store.close()
     started: list[GatewayProcess] = []

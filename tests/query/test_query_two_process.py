@@ -32,7 +32,7 @@ VISIBILITY_BOUND_S = 1.0
 def test_revocation_reaches_second_process(tmp_path: Path, pg_url: str) -> None:
     assert GRANT_CACHE_TTL_S < VISIBILITY_BOUND_S
     config = init_home(tmp_path / "gw", db_url=pg_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     seed_records(store)
     store.close()
     a = GatewayProcess(config.home, db_url=pg_url).start()

@@ -68,7 +68,7 @@ class Seeded:
 @pytest.fixture
 def seeded(db_url: str, tmp_path: Path) -> Iterator[Seeded]:
     config = init_home(tmp_path / "gw", db_url=db_url)
-    store = Store(config.db_url)
+    store = Store(config.database_url)
 
     def work(conn: Connection, ledger: LedgerTx) -> None:
         for i, (actor, subject) in enumerate(TRICKY):

@@ -82,7 +82,7 @@ def _entry(i: int) -> Entry:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     config = init_home(tmp_path / "gw")
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     for start in range(0, ENTRIES, 100):
 
         def work(conn: Connection, tx: LedgerTx, start: int = start) -> None:

@@ -300,7 +300,7 @@ def test_forged_checkpoint_is_refused(ledger: Ledger) -> None:
 def test_verify_a_tampered_copy_on_sqlite(tmp_path: Path) -> None:
     """Verification needs nothing but the home: no server running."""
     config = init_home(tmp_path / "gw")
-    store = Store(config.db_url)
+    store = Store(config.database_url)
     try:
         checkpoint(config, store)
         assert verify(config, store).ok
