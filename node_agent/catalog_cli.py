@@ -152,7 +152,7 @@ def show_cmd(
     found = next((c for c in response.categories if c.id == category), None)
     if found is None:
         known = ", ".join(c.id for c in response.categories)
-        click.echo(f"no category {category!r} in the catalog (known: {known})", err=True)
+        click.echo(f"error: no category {category!r} in the catalog (known: {known})", err=True)
         raise CommandExit(ExitCode.USAGE)
     if as_json:
         print_json({"version": response.version, "category": _as_dict(found)})
