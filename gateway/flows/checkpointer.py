@@ -8,7 +8,10 @@ the sequencer row ``ledger_head`` describes. Steps of ``sign_checkpoint``:
 2. if the tree did not grow since the latest checkpoint, return that one (nothing new);
 3. sign the note for the head's size and root;
 4. insert it *if absent* by tree size: several gateway replicas may race to sign the
-   same size, and the first row wins; the stored row is returned either way.
+   same size, and the first row wins; the stored row is returned either way;
+5. extend the stored tiles (``gateway.store.ledger_tiles``) to the same size, in the
+   same transaction, unless they are too far behind (a ledger from before revision
+   0008 whose tiles ``xinlian gateway tiles build`` has not built yet: logged once).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gateway.store import schema
 from gateway.store.committer import decode_frontier
 from gateway.store.db import Store
 from gateway.store.ledger import StoredCheckpoint, checkpoint_at, latest_checkpoint
+from gateway.store.ledger_tiles import MAX_CHECKPOINT_TILE_LEAVES, extend_tiles
 from gateway.store.timeutil import to_us
 from xinlian.clock import Clock
 
@@ -33,6 +37,17 @@ log = logging.getLogger(__name__)
 
 MIN_CHECKPOINT_INTERVAL_S = 0.05
 """Shortest interval the background task accepts (protects the store from a bad config)."""
+
+_tiles_warned: list[bool] = []
+
+
+def _warn_tiles_behind() -> None:
+    if not _tiles_warned:
+        _tiles_warned.append(True)
+        log.warning(
+            "ledger tiles are behind the checkpoints; proofs read every leaf until "
+            "'xinlian gateway tiles build' has run"
+        )
 
 
 def sign_checkpoint(
@@ -64,6 +79,9 @@ def sign_checkpoint(
             "created_at_us": to_us(clock.now()),
         }
         store.dialect.insert_if_absent(conn, schema.checkpoints, values, ("tree_size",))
+        # (5) the tiles, in the same commit
+        if extend_tiles(conn, store.dialect, int(size), MAX_CHECKPOINT_TILE_LEAVES) is None:
+            _warn_tiles_behind()
         return checkpoint_at(conn, int(size))
 
     return store.write(txn)

@@ -16,6 +16,7 @@ the password. A password comes from ``XINLIAN_DB_URL``, from the file named by
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from datetime import timedelta
@@ -38,6 +39,7 @@ CONFIG_FILE = "config.json"
 ENV_PREFIX = "XINLIAN_"
 DEFAULT_LISTEN = "127.0.0.1:7443"
 DEFAULT_ENROLL_LISTEN = "127.0.0.1:7444"
+DEFAULT_TILE_CACHE_TILES = 1024
 DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
 DEFAULT_RETENTION_DAYS = 183  # 网络安全法 第二十一条: network logs at least 6 months
 DEFAULT_ENROLLMENT_TOKEN_TTL_H = 72
@@ -240,6 +242,22 @@ class GatewayConfig(BaseSettings):
         description="Warn (at start and daily) when the server certificate expires within "
         "this many days.",
     )
+    ledger_tile_cache_tiles: int = Field(
+        default=DEFAULT_TILE_CACHE_TILES,
+        ge=16,
+        le=1 << 20,
+        description="Ledger tiles each process keeps for proofs (an LRU; about 16 KiB each).",
+    )
+    tlog_listen: str = Field(
+        default="",
+        description='Read-only C2SP tlog-tiles HTTPS address HOST:PORT; "" for none '
+        "(docs/ledger.md).",
+    )
+    tlog_allow_networks: tuple[str, ...] = Field(
+        default=(),
+        description="Networks (CIDR) that may fetch the checkpoint and hash tiles without a "
+        "client certificate; entry bundles always need an officer's or a linked gateway's.",
+    )
     ca_key_path: str = Field(
         default="",
         description='The CA key\'s file ("": HOME/ca/ca.key; relative: under HOME). Absent on '
@@ -288,11 +306,21 @@ class GatewayConfig(BaseSettings):
             raise ValueError("HOST:PORT")
         return value
 
-    @field_validator("enroll_listen", "ops_listen")
+    @field_validator("enroll_listen", "ops_listen", "tlog_listen")
     @classmethod
     def _optional_address(cls, value: str) -> str:
         if value and not _is_host_port(value):
             raise ValueError('HOST:PORT, or "" for none')
+        return value
+
+    @field_validator("tlog_allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ValueError(f"a network such as 10.0.0.0/8, not {network!r}") from None
         return value
 
     @field_validator("readiness_max_checkpoint_age_s")

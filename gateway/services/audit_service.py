@@ -25,12 +25,12 @@ from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.flows.trace import RecordTrace, SearchFilter, search, trace_record
 from gateway.services.notices_service import notice_trace_to_wire
 from gateway.store.ledger import (
-    LeafCache,
     LedgerRow,
     StoredCheckpoint,
     entries_page,
     latest_checkpoint,
 )
+from gateway.store.ledger_tiles import TileProofs
 from gateway.store.timeutil import from_us
 from xinlian import limits
 from xinlian.errors import InvalidArgument, NotFound
@@ -101,7 +101,7 @@ def _export_page(conn: Connection, *, start: int, end: int) -> list[LedgerRow]:
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.leaves = LeafCache()
+        self.leaves = TileProofs(rt.config.ledger_tile_cache_tiles)
 
     # -- helpers ---------------------------------------------------------------------
     async def _sign_now(self) -> StoredCheckpoint | None:

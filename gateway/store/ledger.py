@@ -205,9 +205,9 @@ class LeafCache:
 
     def inclusion(self, conn: Connection, index: int, tree_size: int) -> InclusionProof:
         """Inclusion proof of ``index`` in the tree of ``tree_size`` (0 = latest checkpoint)."""
-        checkpoint = _require_checkpoint(conn)
+        checkpoint = require_checkpoint(conn)
         size = tree_size or checkpoint.tree_size
-        _check_size("tree_size", size, checkpoint.tree_size)
+        check_proof_size("tree_size", size, checkpoint.tree_size)
         if not 0 <= index < size:
             raise InvalidArgument.field("index", index, f"0..{size - 1}")
         with self._lock:
@@ -218,9 +218,9 @@ class LeafCache:
 
     def consistency(self, conn: Connection, first: int, second: int) -> list[bytes]:
         """Consistency proof between two sizes (``second`` 0 = latest checkpoint)."""
-        checkpoint = _require_checkpoint(conn)
+        checkpoint = require_checkpoint(conn)
         second = second or checkpoint.tree_size
-        _check_size("second_size", second, checkpoint.tree_size)
+        check_proof_size("second_size", second, checkpoint.tree_size)
         if not 0 <= first <= second:
             raise InvalidArgument.field("first_size", first, f"0..{second}")
         with self._lock:
@@ -228,13 +228,13 @@ class LeafCache:
             return levels.consistency_proof(first, second)
 
 
-def _require_checkpoint(conn: Connection) -> StoredCheckpoint:
+def require_checkpoint(conn: Connection) -> StoredCheckpoint:
     checkpoint = latest_checkpoint(conn)
     if checkpoint is None:
         raise NotFound("no checkpoint has been signed yet", reason="NO_CHECKPOINT")
     return checkpoint
 
 
-def _check_size(name: str, size: int, latest: int) -> None:
+def check_proof_size(name: str, size: int, latest: int) -> None:
     if not 0 < size <= latest:
         raise InvalidArgument.field(name, size, f"1..{latest} (the latest checkpoint's size)")

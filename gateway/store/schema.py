@@ -229,6 +229,17 @@ checkpoints = Table(
     Column("created_at_us", BigInteger, nullable=False),
 )
 
+# C2SP tlog-tiles of the ledger's tree (audit.tiles, gateway.store.ledger_tiles): the
+# hashes at tree level 8·level, 256 per tile. Written with each checkpoint; a full tile
+# never changes, a level's last tile only grows at its end.
+ledger_tiles = Table(
+    "ledger_tiles",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+
 # Derived index of disclosures (the query ledger entries are the source of truth):
 # which consumer received which fields of which stored record, with which masks.
 disclosures = Table(
