@@ -132,7 +132,7 @@ def parse_tile_path(path: str) -> TilePath:
         if not w.isdigit() or str(int(w)) != w or not 0 < int(w) < TILE_WIDTH:
             raise TileError(f"partial width: want 1..{TILE_WIDTH - 1}")
         width = int(w)
-        rest = rest[:-2] + [rest[-2][:-2]]
+        rest = [*rest[:-2], rest[-2][:-2]]
     groups = [g[1:] for g in rest[:-1] if g.startswith("x")] + rest[-1:]
     if (
         len(groups) != len(rest)
@@ -194,9 +194,7 @@ def tile_root(data: bytes) -> bytes:
     return TileNodes(data).node(TILE_HEIGHT, 0)
 
 
-def grow(
-    old_size: int, tails: Mapping[int, bytes], leaves: bytes
-) -> list[tuple[int, int, bytes]]:
+def grow(old_size: int, tails: Mapping[int, bytes], leaves: bytes) -> list[tuple[int, int, bytes]]:
     """The tiles that change when the tree grows from ``old_size`` by the concatenated
     leaf hashes ``leaves``: ``(level, index, hashes)``, each with every hash of the
     tile complete in the new tree (a full tile has 256).

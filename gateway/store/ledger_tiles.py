@@ -65,10 +65,7 @@ T = schema.ledger_tiles.c
 def tiled_size(conn: Connection) -> int:
     """The tree size the stored tiles cover (0: none)."""
     row = conn.execute(
-        select(T.idx, func.length(T.hashes))
-        .where(T.level == 0)
-        .order_by(T.idx.desc())
-        .limit(1)
+        select(T.idx, func.length(T.hashes)).where(T.level == 0).order_by(T.idx.desc()).limit(1)
     ).first()
     if row is None:
         return 0
@@ -104,10 +101,7 @@ def read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes
 def all_tiles(conn: Connection, level: int, start: int, limit: int) -> list[tuple[int, bytes]]:
     """``(idx, hashes)`` of level ``level`` from index ``start`` on, at most ``limit``."""
     rows = conn.execute(
-        select(T.idx, T.hashes)
-        .where(T.level == level, T.idx >= start)
-        .order_by(T.idx)
-        .limit(limit)
+        select(T.idx, T.hashes).where(T.level == level, T.idx >= start).order_by(T.idx).limit(limit)
     ).all()
     return [(int(i), bytes(h)) for i, h in rows]
 
@@ -163,23 +157,24 @@ def build_tiles(
     dialect: Dialect,
     target: int,
     progress: Callable[[int, int], None] | None = None,
+    chunk: int = BUILD_CHUNK_LEAVES,
 ) -> int:
     """Build the tiles up to ``target`` leaves, one transaction per
     ``BUILD_CHUNK_LEAVES``: resumable (each run continues where the stored tiles end);
     ``progress(done, target)`` after each. Returns the size the tiles cover."""
     done = 0
     while True:
-        done = write(lambda conn: _build_step(conn, dialect, target)) or 0
+        done = write(lambda conn: _build_step(conn, dialect, target, chunk)) or 0
         if progress is not None:
             progress(min(done, target), target)
         if done >= target:
             return done
 
 
-def _build_step(conn: Connection, dialect: Dialect, target: int) -> int:
+def _build_step(conn: Connection, dialect: Dialect, target: int, chunk: int) -> int:
     start = tiled_size(conn)
-    upto = min(target, (start // BUILD_CHUNK_LEAVES + 1) * BUILD_CHUNK_LEAVES)
-    done = extend_tiles(conn, dialect, upto, BUILD_CHUNK_LEAVES)
+    upto = min(target, (start // chunk + 1) * chunk)
+    done = extend_tiles(conn, dialect, upto, chunk)
     if done is None:
         raise IntegrityViolation(
             f"the ledger tiles cannot be extended from {start}: see the log",
@@ -268,7 +263,9 @@ class TileProofs:
         tree = self._tree(conn, checkpoint, size, proof_tiles(index, size))
         if tree is None:
             return self.fallback.inclusion(conn, index, tree_size)
-        return _guard(lambda: InclusionProof(index, size, tree.leaf(index), tree.inclusion_proof(index)))
+        return _guard(
+            lambda: InclusionProof(index, size, tree.leaf(index), tree.inclusion_proof(index))
+        )
 
     def consistency(self, conn: Connection, first: int, second: int) -> list[bytes]:
         checkpoint = require_checkpoint(conn)
@@ -316,5 +313,6 @@ def _guard(make: Callable[[], R]) -> R:
     try:
         return make()
     except TileError as exc:
-        raise IntegrityViolation(f"stored ledger tiles: {exc}", reason="CHECKPOINT_MISMATCH") from None
-
+        raise IntegrityViolation(
+            f"stored ledger tiles: {exc}", reason="CHECKPOINT_MISMATCH"
+        ) from None

@@ -46,9 +46,7 @@ def _stored(size: int) -> dict[tuple[int, int], bytes]:
     while done < size:
         upto = min(size, done + step)
         tails = {
-            level: data
-            for (level, index), data in stored.items()
-            if len(data) < FULL_TILE_BYTES
+            level: data for (level, index), data in stored.items() if len(data) < FULL_TILE_BYTES
         }
         for level, index, data in grow(done, tails, b"".join(LEAVES[done:upto])):
             stored[(level, index)] = data
