@@ -47,6 +47,10 @@ class HashLevels:
                 levels.append(bytearray())
             levels[k] += h
 
+    def level(self, k: int) -> bytes | bytearray:
+        """Level ``k`` as stored (no copy; ``b""`` above the highest): read, never write."""
+        return self._levels[k] if k < len(self._levels) else b""
+
     def level_bytes(self) -> list[bytes]:
         """Every level, lowest (the leaf hashes) first: what ``from_level_bytes`` takes."""
         return [bytes(level) for level in self._levels]

@@ -19,6 +19,8 @@ Steps, numbered as in the code:
    are stored, which corrupts the file (``PRAGMA integrity_check`` finds it);
 2. recompute the root at every stored checkpoint's size and at the head, and compare
    with each checkpoint and with the sequencer row ``ledger_head`` (size and frontier);
+   every stored tile must hold exactly the hashes of the recomputed tree
+   (``gateway.verify.tiles``: a differing tile is named by its position);
 3. check each checkpoint's signature with the verifier key (and its origin), and the
    consistency proof between consecutive checkpoints;
 4. check indices are gapless ``0..size-1`` (a deleted, reordered or inserted row);
@@ -50,7 +52,7 @@ largest signed checkpoint are covered by nothing signed: they are reported as
 
 The package: ``report`` (what is found), ``ledger`` (the steps in one snapshot, and
 (2) + (3)), ``columns`` (1), ``scan`` and ``worker`` (the leaf scan of (1) + (4)),
-``batches`` (5), ``push_entries`` (6).
+``batches`` (5), ``push_entries`` (6), ``tiles`` (the stored tiles, in 2).
 """
 
 from gateway.verify.batches import check_stored_batch

@@ -39,6 +39,7 @@ from gateway.verify.report import (
     _problem_order,
 )
 from gateway.verify.scan import SPLIT_MIN_ENTRIES, scan_ledger
+from gateway.verify.tiles import check_tiles
 from xinlian.errors import XinLianError
 
 
@@ -186,6 +187,9 @@ def verify_connection(
             _, problem = roots.check(head_size, frontier.root(), "the ledger head")
             if problem is not None:
                 report.add(problem)
+
+    # (2) the stored tiles, against the recomputed tree
+    check_tiles(conn, report, levels, bad_leaves)
 
     # (2) entries that no checkpoint covers: rewritten together with their leaf hashes
     # and the head's frontier, nothing signed would disagree

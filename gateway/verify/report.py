@@ -71,6 +71,10 @@ class VerifyReport:
     """Entries ``0..covered_size-1`` are covered by a validly signed checkpoint."""
     uncovered: int = 0
     """Entries after ``covered_size`` up to the head: covered by no checkpoint."""
+    tiles: int = 0
+    """Stored tiles checked (``gateway.verify.tiles``)."""
+    tiled_size: int = 0
+    """The tree size the stored tiles cover."""
     problem_count: int = 0
     problems: list[Problem] = field(default_factory=list)
     notices: list[Problem] = field(default_factory=list)
@@ -106,7 +110,7 @@ class VerifyReport:
     @property
     def first_bad_object(self) -> str | None:
         for problem in self.problems:
-            if problem.kind in ("batch", "record"):
+            if problem.kind in ("batch", "record", "tile"):
                 return problem.object_id
         return None
 
@@ -130,6 +134,8 @@ class VerifyReport:
             "covered_size": self.covered_size,
             "uncovered": self.uncovered,
             "uncovered_range": list(r) if (r := self.uncovered_range) else None,
+            "tiles": self.tiles,
+            "tiled_size": self.tiled_size,
             "first_bad_index": self.first_bad_index,
             "first_bad_interval": list(i) if (i := self.first_bad_interval) else None,
             "first_bad_object": self.first_bad_object,
