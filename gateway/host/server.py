@@ -29,6 +29,7 @@ from gateway.host.config import GatewayConfig
 from gateway.host.health import Monitor
 from gateway.host.ops import OpsServer
 from gateway.host.reflection import enable_reflection
+from gateway.host.tlog_http import TlogServer
 from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
@@ -92,6 +93,8 @@ class RunningGateway:
     monitor: Monitor | None = None  # readiness, gRPC health, gauges (gateway.host.health)
     ops: OpsServer | None = None  # /healthz /readyz /metrics (gateway.host.ops)
     ops_port: int = 0
+    tlog: TlogServer | None = None  # the read-only tlog-tiles listener (gateway.host.tlog_http)
+    tlog_port: int = 0
 
     async def stop(self, grace: float | None = GRACE_PERIOD_S) -> None:
         if self.monitor is not None:
@@ -99,6 +102,8 @@ class RunningGateway:
             telemetry.remove_source(self.monitor)
         if self.ops is not None:
             await self.ops.stop()
+        if self.tlog is not None:
+            await self.tlog.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         for task in self.background:
@@ -150,11 +155,13 @@ async def start(
     *,
     reuse_port: bool = False,
     ops_listen: str | None = None,
+    tlog_listen: str | None = None,
 ) -> RunningGateway:
     """Start serving; ports ending in ``:0`` are chosen by the OS (tests). With
     ``reuse_port`` several worker processes listen on the same ports (SO_REUSEPORT; the
     kernel spreads new connections over them). ``ops_listen``: the plain-HTTP ops port
-    (gateway.host.ops), none if empty."""
+    (gateway.host.ops), none if empty. ``tlog_listen``: the read-only tlog-tiles
+    listener (gateway.host.tlog_http); None: the config's ``tlog_listen``."""
     telemetry.setup()
     # a SIGKILL may have left entries that no checkpoint covers: sign them before serving
     await sign_now(rt)
@@ -195,9 +202,14 @@ async def start(
     if ops_listen:
         ops = OpsServer(monitor)
         ops_port = await ops.start(ops_listen)
-    return RunningGateway(
+    running = RunningGateway(
         server, rt, port, enroll_port, health_servicer, background, monitor, ops, ops_port
     )
+    tlog_listen = rt.config.tlog_listen if tlog_listen is None else tlog_listen
+    if tlog_listen:
+        running.tlog = TlogServer(rt, rt.config.tlog_allow_networks, reuse_port=reuse_port)
+        running.tlog_port = await running.tlog.start(tlog_listen)
+    return running
 
 
 async def serve_forever(
@@ -212,6 +224,8 @@ async def serve_forever(
     running = await start(rt, listen, enroll_listen, reuse_port=reuse_port, ops_listen=ops_listen)
     if running.ops is not None:
         log.info("ops endpoints on %s (port %d)", ops_listen, running.ops_port)
+    if running.tlog is not None:
+        log.info("tlog-tiles listener on port %d", running.tlog_port)
     log.info(
         "gateway serving mTLS on port %d, enrollment on port %d", running.port, running.enroll_port
     )
