@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, func, select
 
 from audit.merkle import HASH_SIZE
 from audit.tiles import (
@@ -35,7 +35,7 @@ from audit.tiles import (
     proof_tiles,
 )
 from gateway.store import schema
-from gateway.store.dialect import Dialect
+from gateway.store.dialect import Dialect, dialect_of
 from gateway.store.ledger import (
     InclusionProof,
     LeafCache,
@@ -86,14 +86,16 @@ def _tails(conn: Connection, size: int) -> dict[int, bytes]:
 
 
 def read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-    """The stored tiles of ``keys`` (absent ones are left out), in one query."""
+    """The stored tiles of ``keys`` (absent ones are left out), in one query (driver
+    SQL: a proof's few tiles should not cost a statement compilation per shape)."""
     keys = list(keys)
     if not keys:
         return {}
-    rows = conn.execute(
-        select(T.level, T.idx, T.hashes).where(
-            or_(*(and_(T.level == lv, T.idx == i) for lv, i in keys))
-        )
+    mark = dialect_of(conn).placeholder
+    where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(keys))
+    rows = conn.exec_driver_sql(
+        f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}",
+        tuple(v for key in keys for v in key),
     ).all()
     return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
 
@@ -230,8 +232,12 @@ def _check_leaves(conn: Connection, index: int, data: bytes) -> None:
     """A level-0 tile read from the store must equal the leaf hashes stored with its
     entries (at most 256 rows): a proof never rests on a tile the ledger disagrees with."""
     start = index * TILE_WIDTH
-    rows = leaf_hashes(conn, start, start + len(data) // HASH_SIZE)
-    if b"".join(h for _, h in rows) != data:
+    mark = dialect_of(conn).placeholder
+    rows = conn.exec_driver_sql(
+        f"SELECT leaf_hash FROM ledger_entries WHERE idx >= {mark} AND idx < {mark} ORDER BY idx",
+        (start, start + len(data) // HASH_SIZE),
+    ).all()
+    if b"".join(bytes(h) for (h,) in rows) != data:
         raise IntegrityViolation(
             f"stored leaf hashes of entries {start}.. do not match ledger tile 0/{index}",
             reason="CHECKPOINT_MISMATCH",
@@ -253,6 +259,7 @@ class TileProofs:
         self.cache = TileCache(cache_tiles)
         self.fallback = LeafCache()
         self._seen = 0
+        self._tiled = 0  # the size the stored tiles were last seen to cover
 
     def inclusion(self, conn: Connection, index: int, tree_size: int) -> InclusionProof:
         checkpoint = require_checkpoint(conn)
@@ -285,9 +292,13 @@ class TileProofs:
         # a database that shrank (restored, replaced) invalidates the cache
         if latest < self._seen:
             self.cache.clear()
+            self._tiled = 0
         self._seen = latest
-        # (2) tiles that do not reach the checkpoint
-        if tiled_size(conn) < latest:
+        # (2) tiles that do not reach the checkpoint (they only grow: read again only
+        # when a newer checkpoint is beyond what they were seen to cover)
+        if self._tiled < latest:
+            self._tiled = tiled_size(conn)
+        if self._tiled < latest:
             return None
         # (3) the tiles of the proof and of the signed root, at their widths
         keys = needed | proof_tiles(latest - 1, latest)
@@ -297,6 +308,7 @@ class TileProofs:
         root = _guard(lambda: TiledTree(latest, tiles).root())
         if root != checkpoint.root_hash:
             self.cache.clear()
+            self._tiled = 0
             raise IntegrityViolation(
                 f"stored tiles do not match the checkpoint of size {latest}",
                 reason="CHECKPOINT_MISMATCH",
