@@ -3,12 +3,13 @@
 cold_proof_vs_warm
     an inclusion proof's latency in a process that has served proofs before (median of
     the 999 proofs after the first, random indices: most of them still load a level-0
-    tile) divided by the latency of the first proof in a fresh process (connection
-    already open; SQL statements compiled for the first time, tiles read), both direct
-    calls of ``TileProofs.inclusion`` on a store read, no gRPC, on SQLite with
-    1,000,000 entries (target ≥ 0.2). ``value`` is the warm latency, ``baseline`` the
-    cold one (ms); ``leafcache_cold_ms`` is the first proof of the older ``LeafCache``
-    (every leaf hash read) on the same ledger.
+    tile) divided by the latency of the first proof in a fresh process (which, like a
+    gateway before it serves, has connected and read the latest checkpoint; every tile
+    is read from the store), both direct calls of ``TileProofs.inclusion`` on a store
+    read, no gRPC, on SQLite with 1,000,000 entries (target ≥ 0.2); medians over
+    ``FRESH_PROCESSES`` processes. ``value`` is the warm latency, ``baseline`` the cold
+    one (ms); ``leafcache_cold_ms`` is the first proof of the older ``LeafCache`` (every
+    leaf hash read) on the same ledger.
 proof_rss_growth_mb
     RSS of a fresh process after serving 1,000 random inclusion proofs on the ledger of
     10⁶ entries minus the same on a ledger of 10⁵ (target ≤ 16 MB; the tile cache holds
@@ -21,6 +22,7 @@ directory to build them again.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +41,7 @@ from xinlian.clock import SystemClock
 LARGE = 1_000_000
 SMALL = 100_000
 PROOFS = 1000
+FRESH_PROCESSES = 5
 SEED_UNIT = 20_000
 CHECKPOINT_EVERY = 100_000
 CACHE_DIR = ROOT / "var" / "bench-tiles"
@@ -84,23 +87,28 @@ def _ledger(n: int) -> GatewayConfig:
     return config
 
 
-def _probe(config: GatewayConfig, mode: str, proofs: int = PROOFS) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, str(PROBE), config.database_url, mode, str(proofs), "7"],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=True,
-    )
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+def _probe(config: GatewayConfig, mode: str, runs: int = 1) -> dict[str, float]:
+    """``runs`` fresh processes; each figure is the median over them (one first proof
+    per process: a single sample each)."""
+    found = []
+    for seed in range(runs):
+        result = subprocess.run(
+            [sys.executable, str(PROBE), config.database_url, mode, str(PROOFS), str(seed)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=True,
+        )
+        found.append(json.loads(result.stdout))
+    return {key: statistics.median(f[key] for f in found) for key in found[0]}
 
 
 def run(ctx: BenchContext) -> dict[str, Figure]:
     large, small = _ledger(LARGE), _ledger(SMALL)
-    tiles_large = _probe(large, "tiles")
-    tiles_small = _probe(small, "tiles")
-    leaves_large = _probe(large, "leaves", proofs=PROOFS)
-    leaves_small = _probe(small, "leaves", proofs=PROOFS)
+    tiles_large = _probe(large, "tiles", FRESH_PROCESSES)
+    tiles_small = _probe(small, "tiles", FRESH_PROCESSES)
+    leaves_large = _probe(large, "leaves")
+    leaves_small = _probe(small, "leaves")
     cold_ms = tiles_large["cold_s"] * 1000
     warm_ms = tiles_large["warm_median_s"] * 1000
     growth = tiles_large["rss_mb"] - tiles_small["rss_mb"]
@@ -113,6 +121,7 @@ def run(ctx: BenchContext) -> dict[str, Figure]:
             {
                 "entries": int(tiles_large["size"]),
                 "proofs": PROOFS,
+                "fresh_processes": FRESH_PROCESSES,
                 "leafcache_cold_ms": round(leaves_large["cold_s"] * 1000, 1),
                 "leafcache_warm_ms": round(leaves_large["warm_median_s"] * 1000, 3),
                 "backend": "sqlite",

@@ -64,8 +64,11 @@ T = schema.ledger_tiles.c
 
 def tiled_size(conn: Connection) -> int:
     """The tree size the stored tiles cover (0: none)."""
-    row = conn.execute(
-        select(T.idx, func.length(T.hashes)).where(T.level == 0).order_by(T.idx.desc()).limit(1)
+    mark = dialect_of(conn).placeholder
+    row = conn.exec_driver_sql(
+        f"SELECT idx, length(hashes) FROM ledger_tiles WHERE level = {mark} "
+        "ORDER BY idx DESC LIMIT 1",
+        (0,),
     ).first()
     if row is None:
         return 0
