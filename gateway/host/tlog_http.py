@@ -124,7 +124,7 @@ class TlogServer:
         if len(request) != 3:
             return _text(400, "bad request")
         method, target = request[0], request[1].split("?", 1)[0]
-        if method not in ("GET", "HEAD"):
+        if method != "GET":
             return _text(405, "GET only")
         # (2) a client certificate, if any, must name an admitted node
         caller: Caller | None = None

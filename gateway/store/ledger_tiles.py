@@ -105,8 +105,11 @@ def read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes
 
 def all_tiles(conn: Connection, level: int, start: int, limit: int) -> list[tuple[int, bytes]]:
     """``(idx, hashes)`` of level ``level`` from index ``start`` on, at most ``limit``."""
-    rows = conn.execute(
-        select(T.idx, T.hashes).where(T.level == level, T.idx >= start).order_by(T.idx).limit(limit)
+    mark = dialect_of(conn).placeholder
+    rows = conn.exec_driver_sql(
+        f"SELECT idx, hashes FROM ledger_tiles WHERE level = {mark} AND idx >= {mark} "
+        f"ORDER BY idx LIMIT {int(limit)}",
+        (level, start),
     ).all()
     return [(int(i), bytes(h)) for i, h in rows]
 

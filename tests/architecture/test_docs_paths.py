@@ -19,6 +19,8 @@ MIGRATIONS = ROOT / "gateway" / "store" / "migrations" / "versions"
 # Paths the docs may name that are not in the repository (a file the user makes, say),
 # each with why.
 EXCEPTIONS: dict[str, str] = {}
+UNTRACKED = ("var",)
+"""Top-level folders git ignores, whose sub-folders the docs may name (made at run time)."""
 
 PY_PATH = re.compile(r"(?<![\w./~-])((?:[\w.-]+/)+[\w.*-]+\.py)(?:::(\w+))?")
 FOLDER = re.compile(r"`((?:[\w.-]+/)+)`")
@@ -27,7 +29,8 @@ MIGRATION = re.compile(r"`(\d{4}_[a-z0-9_]+)`")
 
 def _missing(doc: Path) -> list[str]:
     text = doc.read_text(encoding="utf-8")
-    top = {p.name for p in ROOT.iterdir() if p.is_dir()}
+    # var/ is the untracked working area (demo, bench caches): present or not
+    top = {p.name for p in ROOT.iterdir() if p.is_dir() and p.name not in UNTRACKED}
     out = []
     for match in PY_PATH.finditer(text):
         path, test = match.group(1), match.group(2)
