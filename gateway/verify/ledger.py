@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +39,7 @@ from gateway.verify.report import (
     _problem_order,
 )
 from gateway.verify.scan import SPLIT_MIN_ENTRIES, scan_ledger
-from gateway.verify.tiles import check_tiles
+from gateway.verify.tiles import TilePrefetch, check_tiles
 from xinlian.errors import XinLianError
 
 
@@ -108,7 +108,8 @@ def verify_connection(
     erasure_entries: EntryBodies = {}
 
     # (1) + (4) leaf hashes, columns and gaplessness, streaming in index order
-    scan = _LeafScanPlan(head_size, _sqlite_file(store), split_min_entries)
+    prefetch = TilePrefetch(conn)
+    scan = _LeafScanPlan(head_size, _sqlite_file(store), split_min_entries, prefetch.read)
     levels, bad_leaves = _scan_entries(conn, report, push_entries, erasure_entries, store, scan)
     if levels.size != head_size:
         report.add(
@@ -189,7 +190,7 @@ def verify_connection(
                 report.add(problem)
 
     # (2) the stored tiles, against the recomputed tree
-    check_tiles(conn, report, levels, bad_leaves)
+    check_tiles(conn, report, levels, bad_leaves, prefetch)
 
     # (2) entries that no checkpoint covers: rewritten together with their leaf hashes
     # and the head's frontier, nothing signed would disagree
@@ -398,6 +399,7 @@ class _LeafScanPlan:
     head_size: int
     scan_db: str | None
     split_min_entries: int
+    while_waiting: Callable[[], None] | None = None
 
 
 def _scan_leaves(
@@ -411,6 +413,7 @@ def _scan_leaves(
         plan.head_size,
         sqlite_path=plan.scan_db,
         split_min_entries=plan.split_min_entries,
+        while_waiting=plan.while_waiting,
     )
     found = scan.leaves
     for idx in found.bad_leaves:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +68,12 @@ def scan_ledger(
     *,
     sqlite_path: str | None = None,
     split_min_entries: int = SPLIT_MIN_ENTRIES,
+    while_waiting: Callable[[], None] | None = None,
 ) -> LedgerScan:
     """Steps 1 to 4 of the module docstring, on ``conn`` (the verification's snapshot).
-    ``sqlite_path``: the database file, for the worker (None: no worker)."""
+    ``sqlite_path``: the database file, for the worker (None: no worker).
+    ``while_waiting``: more reading on ``conn`` to do once this process's share is
+    scanned, while the worker finishes its own (verify's stored tiles)."""
     # (1) the bounds, in this snapshot
     # (two queries: SQLite answers a lone min() or max() from the key, both at once by
     # reading every row)
@@ -91,6 +94,8 @@ def scan_ledger(
         if here.gap is None:
             here.gap = (here.entries, _next_index(conn, here.entries))
         return LedgerScan(here, lowest, highest)
+    if while_waiting is not None:
+        while_waiting()
     there = _worker_result(worker, split)
     # (4) join, or scan the rest here
     processes = 2

@@ -36,13 +36,45 @@ from gateway.verify.report import Problem, VerifyReport
 
 TILE_READ_CHUNK = 512
 """Tiles read per query (4 MiB of level-0 tiles)."""
+PREFETCH_CHUNKS = 8
+"""Chunks of level-0 tiles read ahead while the scan waits for its worker (32 MiB)."""
+
+
+class TilePrefetch:
+    """The first level-0 tiles, read while this process would otherwise wait for the
+    scan's worker (``gateway.verify.scan``): the check then finds them in memory."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.rows: list[tuple[int, bytes]] = []
+
+    def read(self) -> None:
+        start = 0
+        for _ in range(PREFETCH_CHUNKS):
+            rows = all_tiles(self.conn, 0, start, TILE_READ_CHUNK)
+            self.rows += rows
+            if len(rows) < TILE_READ_CHUNK:
+                return
+            start = rows[-1][0] + 1
+
+    def take(self, level: int, start: int) -> list[tuple[int, bytes]]:
+        """The prefetched rows of ``level`` from ``start`` on (then forgotten)."""
+        if level != 0 or start != 0:
+            return []
+        rows, self.rows = self.rows, []
+        return rows
 
 
 def check_tiles(
-    conn: Connection, report: VerifyReport, levels: HashLevels, bad_leaves: Sequence[int] = ()
+    conn: Connection,
+    report: VerifyReport,
+    levels: HashLevels,
+    bad_leaves: Sequence[int] = (),
+    prefetch: TilePrefetch | None = None,
 ) -> None:
     """``bad_leaves``: entries whose stored leaf hash differs from their body's, already
-    reported: a tile hash differing over them says nothing more and is not reported."""
+    reported: a tile hash differing over them says nothing more and is not reported.
+    ``prefetch``: level-0 tiles read ahead (the rows after them are read here)."""
     # (1) the size the tiles cover
     size = tiled_size(conn)
     report.tiled_size = size
@@ -71,7 +103,9 @@ def check_tiles(
         row_level = levels.level(level * TILE_HEIGHT)
         start = 0
         while True:
-            rows = all_tiles(conn, level, start, TILE_READ_CHUNK)
+            rows = (prefetch.take(level, start) if prefetch else []) or all_tiles(
+                conn, level, start, TILE_READ_CHUNK
+            )
             for index, data in rows:
                 report.tiles += 1
                 width = wanted.pop((level, index), 0)
@@ -96,7 +130,7 @@ def check_tiles(
                         else "differs from the hash recomputed from the stored entries"
                     )
                     report.add(_problem("TILE_MISMATCH", level, index, at, what))
-            if len(rows) < TILE_READ_CHUNK:
+            if len(rows) < TILE_READ_CHUNK or len(rows) % TILE_READ_CHUNK:
                 break
             start = rows[-1][0] + 1
     # (3) every tile the size needs

@@ -125,3 +125,29 @@ def test_pruned_bodies_keep_the_tiles(ledger) -> None:  # type: ignore[no-untype
     assert store.read(lambda c: c.execute(select(T)).all()) == before
     report = verify(config, store)
     assert report.ok and report.pruned == 500
+
+
+@pytest.mark.parametrize("split", [1, 10**9], ids=["two-processes", "one-process"])
+def test_tiles_read_ahead_and_after_are_all_checked(
+    ledger, split: int, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Small chunks: the read-ahead while the worker finishes holds 2 × 16 level-0
+    tiles, the rest is read after it; a change on either side is found, every tile is
+    counted once."""
+    from gateway.verify import tiles
+
+    monkeypatch.setattr(tiles, "TILE_READ_CHUNK", 16)
+    monkeypatch.setattr(tiles, "PREFETCH_CHUNKS", 2)
+    config, store = ledger
+    for index in (5, 31, 32, 200):
+        data = bytearray(_tile(store, 0, index))
+        data[0] ^= 1
+        _set(store, 0, index, bytes(data))
+    report = verify(config, store, split_min_entries=split)
+    assert report.tiles == 274 + 2 + 1
+    assert [p.object_id for p in report.problems] == [
+        "tile/0/005",
+        "tile/0/031",
+        "tile/0/032",
+        "tile/0/200",
+    ]
