@@ -29,7 +29,7 @@ def tiles_section(xl: Xl, banner: Callable[[str], None], home: Path, demo: Path)
     env = {"XINLIAN_DB_URL": f"sqlite:///{copy}"}
     xl("gateway", "tiles", "build", "--home", str(home), env=env)
     target.execute(
-        "UPDATE ledger_tiles SET hashes = zeroblob(32) || substr(hashes, 33) "
+        "UPDATE ledger_tiles SET hashes = CAST(zeroblob(32) || substr(hashes, 33) AS BLOB) "
         "WHERE level = 0 AND idx = 0"
     )
     target.commit()
