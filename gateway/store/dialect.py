@@ -100,6 +100,8 @@ class Dialect:
     streams_rows: ClassVar[bool]
     """Whether a driver cursor steps through a result as it is fetched (else it holds
     the whole result: read large ranges in bounded queries)."""
+    as_bytes: ClassVar[str]
+    """Driver SQL reading binary column ``{}`` as bytes (SQLite: also a TEXT value)."""
     _insert: ClassVar[Any]
 
     def __repr__(self) -> str:
@@ -268,6 +270,7 @@ class _SQLite(Dialect):
     columns_generated = True
     embedded = True
     streams_rows = True
+    as_bytes = "CAST({} AS BLOB)"
     _insert = staticmethod(sq.insert)
 
     def create_engine(self, url: str) -> Engine:
@@ -395,6 +398,7 @@ class _PostgreSQL(Dialect):
     columns_generated = False
     embedded = False
     streams_rows = False
+    as_bytes = "{}"
     _insert = staticmethod(pg.insert)
 
     def create_engine(self, url: str) -> Engine:

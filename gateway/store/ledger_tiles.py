@@ -64,9 +64,10 @@ T = schema.ledger_tiles.c
 
 def tiled_size(conn: Connection) -> int:
     """The tree size the stored tiles cover (0: none)."""
-    mark = dialect_of(conn).placeholder
+    dialect = dialect_of(conn)
+    mark, hashes = dialect.placeholder, dialect.as_bytes.format("hashes")
     row = conn.exec_driver_sql(
-        f"SELECT idx, length(hashes) FROM ledger_tiles WHERE level = {mark} "
+        f"SELECT idx, length({hashes}) FROM ledger_tiles WHERE level = {mark} "
         "ORDER BY idx DESC LIMIT 1",
         (0,),
     ).first()
@@ -94,10 +95,11 @@ def read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes
     keys = list(keys)
     if not keys:
         return {}
-    mark = dialect_of(conn).placeholder
+    dialect = dialect_of(conn)
+    mark, hashes = dialect.placeholder, dialect.as_bytes.format("hashes")
     where = " OR ".join([f"(level = {mark} AND idx = {mark})"] * len(keys))
     rows = conn.exec_driver_sql(
-        f"SELECT level, idx, hashes FROM ledger_tiles WHERE {where}",
+        f"SELECT level, idx, {hashes} FROM ledger_tiles WHERE {where}",
         tuple(v for key in keys for v in key),
     ).all()
     return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
@@ -105,9 +107,10 @@ def read_tiles(conn: Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes
 
 def all_tiles(conn: Connection, level: int, start: int, limit: int) -> list[tuple[int, bytes]]:
     """``(idx, hashes)`` of level ``level`` from index ``start`` on, at most ``limit``."""
-    mark = dialect_of(conn).placeholder
+    dialect = dialect_of(conn)
+    mark, hashes = dialect.placeholder, dialect.as_bytes.format("hashes")
     rows = conn.exec_driver_sql(
-        f"SELECT idx, hashes FROM ledger_tiles WHERE level = {mark} AND idx >= {mark} "
+        f"SELECT idx, {hashes} FROM ledger_tiles WHERE level = {mark} AND idx >= {mark} "
         f"ORDER BY idx LIMIT {int(limit)}",
         (level, start),
     ).all()

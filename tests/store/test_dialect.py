@@ -430,3 +430,20 @@ def test_every_dialect_says_every_difference(dialect: Dialect) -> None:
         "streams_rows",
     ):
         assert attribute in type(dialect).__dict__, attribute
+
+
+def test_as_bytes_reads_a_binary_column_whatever_was_stored(ledger_store: Store) -> None:
+    """``as_bytes``: the tiles' hashes read as bytes; on SQLite also a value stored as
+    TEXT (which the driver could not decode otherwise), with its length in bytes."""
+    mark, hashes = ledger_store.dialect.placeholder, ledger_store.dialect.as_bytes.format("hashes")
+    _driver(
+        ledger_store,
+        f"INSERT INTO ledger_tiles (level, idx, hashes) VALUES ({mark}, {mark}, {mark})",
+        (0, 0, b"\xff" * 32),
+    )
+    got = _driver(ledger_store, f"SELECT {hashes}, length({hashes}) FROM ledger_tiles")
+    assert [(bytes(h), n) for h, n in got] == [(b"\xff" * 32, 32)]
+    if ledger_store.dialect.embedded:
+        _driver(ledger_store, "UPDATE ledger_tiles SET hashes = CAST(hashes AS TEXT)")
+        got = _driver(ledger_store, f"SELECT {hashes}, length({hashes}) FROM ledger_tiles")
+        assert [(bytes(h), n) for h, n in got] == [(b"\xff" * 32, 32)]

@@ -151,3 +151,17 @@ def test_tiles_read_ahead_and_after_are_all_checked(
         "tile/0/032",
         "tile/0/200",
     ]
+
+
+def test_a_tile_stored_as_text_is_named_not_a_crash(ledger) -> None:  # type: ignore[no-untyped-def]
+    """SQLite keeps any type in any column: a tile rewritten as TEXT is still read as
+    bytes and compared."""
+    config, store = ledger
+    store.write(
+        lambda c: c.exec_driver_sql(
+            "UPDATE ledger_tiles SET hashes = CAST(zeroblob(32) || substr(hashes, 33) AS TEXT) "
+            "WHERE level = 0 AND idx = 7"
+        )
+    )
+    [problem] = verify(config, store).problems
+    assert (problem.code, problem.object_id) == ("TILE_MISMATCH", "tile/0/007")
