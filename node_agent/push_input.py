@@ -336,6 +336,20 @@ class _RecordReader:
         return InputRecord(number, obj, record, None, line, size)
 
 
+class ObjectReader:
+    """Records given as objects of the JSONL form (``credit_code``, ``record_id``,
+    ``version``, ``event_time``, ``fields``), read elsewhere (``node_agent.sync``): parsed
+    and checked exactly as a file's lines are."""
+
+    def __init__(self, category: str, catalog: Catalog | None = None) -> None:
+        self._reader = _RecordReader(category, catalog or Catalog.default())
+
+    def read(self, number: int, obj: dict[str, Any]) -> InputRecord:
+        """``number`` is the record's place in its source; shown as its line."""
+        unit = Unit(number + 1, "", None, None)
+        return self._reader._to_input(number, unit, obj, obj.get("fields", {}))
+
+
 def read_records(
     path: Path, category: str, catalog: Catalog | None = None
 ) -> Iterator[InputRecord]:
