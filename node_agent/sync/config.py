@@ -173,8 +173,10 @@ def _mapping(raw: dict[str, Any], where: str) -> MappingConfig:
     record_id = raw.get("record_id")
     if isinstance(record_id, str):
         record_id = [record_id]
-    if not isinstance(record_id, list) or not record_id or not all(
-        isinstance(c, str) and c for c in record_id
+    if (
+        not isinstance(record_id, list)
+        or not record_id
+        or not all(isinstance(c, str) and c for c in record_id)
     ):
         raise SyncConfigError(f"{where}: mapping.record_id: want a column or a list of columns")
     version_kind = raw.get("version_kind", "integer")
@@ -192,7 +194,9 @@ def _mapping(raw: dict[str, Any], where: str) -> MappingConfig:
         version=_text(raw, "version", f"{where}: mapping.version"),
         version_kind=str(version_kind),
         event_time=_text(raw, "event_time", f"{where}: mapping.event_time"),
-        fields={name: _field(value, f"{where}: mapping.fields.{name}") for name, value in fields.items()},
+        fields={
+            name: _field(value, f"{where}: mapping.fields.{name}") for name, value in fields.items()
+        },
         deleted=str(raw.get("deleted", "")),
         deleted_values=tuple(str(v).lower() for v in deleted_values)
         if isinstance(deleted_values, list)

@@ -41,9 +41,7 @@ def deadline_warnings(
         event = datetime.fromisoformat(reject.event_time)
         try:
             due = update_due(category, event, calendar)
-            left = (
-                calendar.workdays_between(today, due.date()) if due.date() > today else 0
-            )
+            left = calendar.workdays_between(today, due.date()) if due.date() > today else 0
         except UnknownCalendarYear as exc:
             warnings.append(
                 DeadlineWarning(

@@ -16,10 +16,16 @@ class AgentMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.records = Counter(
-            "xinlian_agent_records", "Records synced, by outcome", ["category", "outcome"], registry=r
+            "xinlian_agent_records",
+            "Records synced, by outcome",
+            ["category", "outcome"],
+            registry=r,
         )
         self.pending = Gauge(
-            "xinlian_agent_pending_rows", "Rows waiting at the source (lag)", ["category"], registry=r
+            "xinlian_agent_pending_rows",
+            "Rows waiting at the source (lag)",
+            ["category"],
+            registry=r,
         )
         self.last_success = Gauge(
             "xinlian_agent_last_success_timestamp_seconds",
@@ -31,7 +37,10 @@ class AgentMetrics:
             "xinlian_agent_run_failures", "Runs that stopped early", ["category"], registry=r
         )
         self.rejects = Gauge(
-            "xinlian_agent_rejects", "Records in the rejects store", ["category", "reason"], registry=r
+            "xinlian_agent_rejects",
+            "Records in the rejects store",
+            ["category", "reason"],
+            registry=r,
         )
 
     def serve(self, port: int) -> None:

@@ -97,7 +97,9 @@ class CategorySync:
     def close(self) -> None:
         self.source.close()
 
-    def run(self, pusher: Pusher | None, show: Callable[[dict[str, Any]], None] | None = None) -> RunResult:
+    def run(
+        self, pusher: Pusher | None, show: Callable[[dict[str, Any]], None] | None = None
+    ) -> RunResult:
         """Sync until the source has nothing more. ``pusher`` None with ``show``: a dry
         run (nothing sent, nothing saved; ``show`` gets what would be sent)."""
         result = RunResult(self.category.id)

@@ -54,9 +54,7 @@ def interval_for(config: SyncConfig, sync: CategorySync) -> float:
     return FREQUENCY_S.get(frequency, DAY_S)
 
 
-def record_run(
-    sync: CategorySync, state: SyncState, run: Callable[[], RunResult]
-) -> RunResult:
+def record_run(sync: CategorySync, state: SyncState, run: Callable[[], RunResult]) -> RunResult:
     """Run, and record the run's end (its error, if any) in the state file."""
     now = datetime.now(UTC)
     try:
@@ -116,7 +114,7 @@ def run_service(
             if stop.is_set() or time.monotonic() < due[cid]:
                 continue
             try:
-                result = record_run(sync, state, lambda s=sync: s.run(pusher))  # type: ignore[misc]
+                result = record_run(sync, state, lambda s=sync, p=pusher: s.run(p))  # type: ignore[misc]
             except (PushFailed, SourceError) as exc:
                 metrics.failed(cid)
                 log.error("%s: sync stopped: %s; retrying in %.0f s", cid, exc, RETRY_S)
@@ -125,7 +123,11 @@ def run_service(
             metrics.ran(result, datetime.now(UTC))
             log.info(
                 "%s: read %d, accepted %d, duplicate %d, rejected %d, withdrawn %d",
-                cid, result.read, result.accepted, result.duplicates, result.rejected,
+                cid,
+                result.read,
+                result.accepted,
+                result.duplicates,
+                result.rejected,
                 result.withdrawn,
             )
             due[cid] = time.monotonic() + interval_for(config, sync)

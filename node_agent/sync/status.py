@@ -43,7 +43,9 @@ def status_data(config: SyncConfig, state: SyncState) -> dict[str, Any]:
                 else round((now - datetime.fromisoformat(success)).total_seconds(), 1),
                 "last_error": row.get("last_error"),
                 "rejects_by_reason": {
-                    reason: n for (cat, reason), n in sorted(by_reason.items()) if cat == category.id
+                    reason: n
+                    for (cat, reason), n in sorted(by_reason.items())
+                    if cat == category.id
                 },
             }
         )

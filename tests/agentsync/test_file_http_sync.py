@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -63,8 +63,8 @@ def test_directory_source_each_file_once(tmp_path: Path, gateway: Gateway) -> No
 
 
 class _Api(BaseHTTPRequestHandler):
-    rows: list[dict[str, Any]] = []
-    requests: list[dict[str, list[str]]] = []
+    rows: ClassVar[list[dict[str, Any]]] = []
+    requests: ClassVar[list[dict[str, list[str]]]] = []
 
     def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)

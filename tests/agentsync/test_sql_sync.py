@@ -17,7 +17,14 @@ from support.harness import Gateway
 
 from node_agent.sync.runner import KILL_HOOK_ENV
 from tests.agentsync.helpers import status, stored, stored_fields, xinlian
-from xinlian_samples.tax_source import START, create_source, sql_source, tax_records, tax_rows, write_config
+from xinlian_samples.tax_source import (
+    START,
+    create_source,
+    sql_source,
+    tax_records,
+    tax_rows,
+    write_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -79,9 +86,10 @@ def test_initial_sync_then_update_by_watermark(
     after = stored(gateway.config.database_url, node)
     assert len(after) == ROWS + 1
     changed = [k for k in after if k not in keys]
-    assert stored_fields(gateway.config.database_url, node, changed[0][0])[-1][
-        "total_tax_paid"
-    ] == "15000"
+    assert (
+        stored_fields(gateway.config.database_url, node, changed[0][0])[-1]["total_tax_paid"]
+        == "15000"
+    )
     # a third run reads nothing
     third = xinlian("agent", "sync", "--config", str(config), "--json")
     assert json.loads(third.stdout)["categories"][0]["read"] == 0
@@ -113,9 +121,7 @@ def test_reject_kept_with_reason_then_fixed_at_source(
 ) -> None:
     with source.begin() as conn:
         conn.execute(tax_records.update().where(tax_records.c.id == 3).values(rating_code="9"))
-        conn.execute(
-            tax_records.update().where(tax_records.c.id == 4).values(filing="已申报\x01")
-        )
+        conn.execute(tax_records.update().where(tax_records.c.id == 4).values(filing="已申报\x01"))
     config, node = _config(tmp_path, gateway, source_url)
     first = xinlian("agent", "sync", "--config", str(config), "--json")
     assert first.returncode == 5, first.stderr
@@ -151,9 +157,12 @@ def test_resync_rereads_rejected_ids_with_an_id_watermark(
     assert xinlian("agent", "sync", "--config", str(config)).returncode == 5
     with source.begin() as conn:  # fixed, but the id watermark has moved past it
         conn.execute(tax_records.update().where(tax_records.c.id == 5).values(rating_code="2"))
-    assert json.loads(
-        xinlian("agent", "sync", "--config", str(config), "--json").stdout
-    )["categories"][0]["read"] == 0
+    assert (
+        json.loads(xinlian("agent", "sync", "--config", str(config), "--json").stdout)[
+            "categories"
+        ][0]["read"]
+        == 0
+    )
     resync = xinlian("agent", "resync", "--config", str(config), "--json")
     assert resync.returncode == 0, resync.stderr
     assert json.loads(resync.stdout)["categories"][0]["accepted"] == 1
@@ -187,7 +196,12 @@ def test_flagged_deleted_row_is_a_withdrawal(
     ],
 )
 def test_mapping_error_at_start_names_the_field(
-    tmp_path: Path, gateway: Gateway, source: sa.Engine, source_url: str, extra_fields: str, named: str
+    tmp_path: Path,
+    gateway: Gateway,
+    source: sa.Engine,
+    source_url: str,
+    extra_fields: str,
+    named: str,
 ) -> None:
     config, node = _config(tmp_path, gateway, source_url, extra_fields=extra_fields)
     if not extra_fields:  # drop a required field's source

@@ -85,7 +85,9 @@ class HttpSource:
         return data
 
     def _items(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        return [row if isinstance(row, dict) else {"_malformed": row} for row in data[self.items_key]]
+        return [
+            row if isinstance(row, dict) else {"_malformed": row} for row in data[self.items_key]
+        ]
 
     def read(self, watermark: Any, limit: int) -> Page:
         if self.paging == "cursor":
@@ -96,15 +98,13 @@ class HttpSource:
             rows = self._items(data)
             following = data.get(self.next_key)
             if not following or not rows:
-                return Page(rows, watermark if not following else following, more=False)
+                return Page(rows, following if following else watermark, more=False)
             return Page(rows, str(following), more=following != watermark)
         window = watermark if isinstance(watermark, dict) else {"since": self.start}
         since = str(window["since"])
         until = str(window.get("until") or _iso(self._now()))
         page = int(window.get("page", 1))
-        data = self._get(
-            {"since": since, "until": until, "page": str(page), "limit": str(limit)}
-        )
+        data = self._get({"since": since, "until": until, "page": str(page), "limit": str(limit)})
         rows = self._items(data)
         if len(rows) < limit:  # the window is done: the next one starts at its end
             return Page(rows, {"since": until}, more=False)

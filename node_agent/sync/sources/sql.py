@@ -59,7 +59,9 @@ class SqlSource:
             raise SourceError(f"source query failed: {_short(exc)}") from None
 
     def check(self, columns: set[str]) -> None:
-        statement = sa.select(sa.literal_column("*")).select_from(self._sub).limit(0)
+        statement: sa.Select[Any] = (
+            sa.select(sa.literal_column("*")).select_from(self._sub).limit(0)
+        )
         try:
             with self._engine.connect() as conn:
                 have = set(conn.execute(statement).keys())
@@ -73,7 +75,7 @@ class SqlSource:
             )
 
     def _after(self, watermark: Any) -> sa.Select[Any]:
-        statement = sa.select(sa.literal_column("*")).select_from(self._sub)
+        statement: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(self._sub)
         if watermark is not None:
             statement = statement.where(self._key > watermark)
         return statement
