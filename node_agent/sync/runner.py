@@ -7,17 +7,18 @@ For each page of source rows after the saved watermark:
    batching, signing and window as ``xinlian agent push``); a batch's id is derived from
    its records' canonical bytes, so a page read again after a crash is the same batch,
    and the gateway's idempotency (batch id, then (source, record id, version)) answers it
-   with duplicates;
-3. only when every batch of the page is acknowledged: save the verdicts (rejects with
-   their reasons), the withdrawals and the new watermark in ONE transaction of the state
-   file (``node_agent.sync.watermark``);
+   with duplicates; the page's withdrawals go with ``WithdrawRecords``
+   (``node_agent.sync.withdraw``, idempotent as well);
+3. only when every batch and withdrawal of the page is acknowledged: save the verdicts
+   (rejects with their reasons), the withdrawals and the new watermark in ONE transaction
+   of the state file (``node_agent.sync.watermark``);
 4. then the page's ``finish`` (a drop file is moved).
 
 A crash before (3) re-reads the page and re-sends it: nothing is lost, and the gateway
 stores nothing twice. A push that stops early leaves the watermark where it was.
 
-Test hook (tests only): with ``XINLIAN_TESTING=1`` and ``XINLIAN_AGENT_TEST_KILL_AFTER_PUSH=1``
-in the environment, the process SIGKILLs itself between (2) and (3) — the moment a crash
+Test hook (tests only): with ``XINLIAN_TESTING=1`` and
+``XINLIAN_AGENT_TEST_KILL_AFTER_PUSH=1`` in the environment, the process SIGKILLs itself between (2) and (3) — the moment a crash
 costs most — so a test can show that nothing is lost or duplicated.
 """
 
@@ -39,6 +40,7 @@ from node_agent.sync.config import CategoryConfig, SyncConfig
 from node_agent.sync.mapping import MappedRow, Mapper
 from node_agent.sync.sources import Page, Source, open_source
 from node_agent.sync.watermark import SyncState
+from node_agent.sync.withdraw import send_withdrawals
 from xinlian.signing import canonical_json
 
 KILL_HOOK_ENV = "XINLIAN_AGENT_TEST_KILL_AFTER_PUSH"  # test only: see the module docstring
@@ -144,7 +146,9 @@ class CategorySync:
             result.accepted += report.accepted
             result.duplicates += report.duplicates
             result.rejected += report.rejected
-        result.withdrawn += len(withdrawn)
+        if withdrawn:
+            outcomes = send_withdrawals(pusher.identity, self.category.id, withdrawn)
+            result.withdrawn += sum(1 for o in outcomes.values() if o == "WITHDRAWN")
         _test_kill_point()
         self.state.commit(
             self.category.id,

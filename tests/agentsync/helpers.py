@@ -31,6 +31,22 @@ def stored(url: str, node_id: str) -> list[tuple[str, int]]:
     return sorted((str(a), int(b)) for a, b in rows)
 
 
+def withdrawn(url: str, node_id: str) -> list[str]:
+    """Record ids of ``node_id`` whose versions the gateway marked withdrawn."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            r = schema.records
+            rows = conn.execute(
+                sa.select(r.c.record_id)
+                .where(r.c.source_node_id == node_id, r.c.withdrawn_at_us.is_not(None))
+                .distinct()
+            ).all()
+    finally:
+        engine.dispose()
+    return sorted(str(row[0]) for row in rows)
+
+
 def stored_fields(url: str, node_id: str, record_id: str) -> list[dict[str, Any]]:
     engine = make_engine(url)
     try:

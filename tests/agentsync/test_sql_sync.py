@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from support.harness import Gateway
 
 from node_agent.sync.runner import KILL_HOOK_ENV
-from tests.agentsync.helpers import status, stored, stored_fields, xinlian
+from tests.agentsync.helpers import status, stored, stored_fields, withdrawn, xinlian
 from xinlian_samples.tax_source import (
     START,
     create_source,
@@ -173,19 +173,30 @@ def test_resync_rereads_rejected_ids_with_an_id_watermark(
 def test_flagged_deleted_row_is_a_withdrawal(
     tmp_path: Path, gateway: Gateway, source: sa.Engine, source_url: str
 ) -> None:
-    config, _node = _config(tmp_path, gateway, source_url)
+    config, node = _config(tmp_path, gateway, source_url)
     assert xinlian("agent", "sync", "--config", str(config)).returncode == 0
+    gone = tax_rows(ROWS)[8]
+    record_id = f"{gone['uscc']}:{gone['period']}"
     with source.begin() as conn:
         conn.execute(
             tax_records.update()
             .where(tax_records.c.id == 9)
             .values(is_deleted=1, updated_at=START + timedelta(days=50))
         )
+    # killed after the withdrawal was acknowledged, before the watermark was saved
+    killed = xinlian(
+        "agent", "sync", "--config", str(config), env={KILL_HOOK_ENV: "1", "XINLIAN_TESTING": "1"}
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert withdrawn(gateway.config.database_url, node) == [record_id]
+    # the page is read again; the gateway answers the re-sent withdrawal as done already
     done = xinlian("agent", "sync", "--config", str(config), "--json")
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)["categories"][0]
-    assert (summary["read"], summary["accepted"], summary["withdrawn"]) == (1, 0, 1)
-    assert status(config)["withdrawn"] == 1
+    assert (summary["read"], summary["accepted"], summary["withdrawn"]) == (1, 0, 0)
+    assert status(config)["withdrawn"] == 1  # flagged at the source, recorded once
+    assert withdrawn(gateway.config.database_url, node) == [record_id]
+    assert len(stored(gateway.config.database_url, node)) == ROWS  # kept, not disclosed
 
 
 @pytest.mark.parametrize(
