@@ -18,8 +18,9 @@ A crash before (3) re-reads the page and re-sends it: nothing is lost, and the g
 stores nothing twice. A push that stops early leaves the watermark where it was.
 
 Test hook (tests only): with ``XINLIAN_TESTING=1`` and
-``XINLIAN_AGENT_TEST_KILL_AFTER_PUSH=1`` in the environment, the process SIGKILLs itself between (2) and (3) — the moment a crash
-costs most — so a test can show that nothing is lost or duplicated.
+``XINLIAN_AGENT_TEST_KILL_AFTER_PUSH=1`` in the environment, the process SIGKILLs itself
+between (2) and (3) — the moment a crash costs most — so a test can show that nothing is
+lost or duplicated.
 """
 
 from __future__ import annotations
