@@ -12,6 +12,7 @@ row locally as ``BAD_SOURCE_VALUE``. A row whose ``deleted`` column holds one of
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -104,6 +105,9 @@ class Mapper:
             return MappedRow(record_id, key, withdrawn=True)
         original = {k: _plain(v) for k, v in row.items()}
         original["_record_id"] = record_id  # the rejects store's key (not stored in the row)
+        with contextlib.suppress(ConversionError):  # a reject's deadline counts from it
+            event = to_time(m.event_time, row.get(m.event_time), self.zone)
+            original["_event_time"] = event.isoformat()
         try:
             obj = self._object(row, record_id)
         except ConversionError as exc:

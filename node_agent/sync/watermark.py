@@ -163,7 +163,9 @@ class SyncState:
                             encode_value(key),
                             at,
                             at,
-                            item.record.event_time.isoformat() if item.record else None,
+                            item.record.event_time.isoformat()
+                            if item.record
+                            else item.original.get("_event_time"),
                         ),
                     )
                 else:
