@@ -113,7 +113,7 @@ def test_service_syncs_on_its_interval_renews_and_stops(tmp_path: Path, gateway:
         assert renewed.serial_number != old_serial
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=WAIT_S)
+        _out, err = process.communicate(timeout=WAIT_S)
         engine.dispose()
     assert process.returncode == 0, err
     assert "renewed" in err
