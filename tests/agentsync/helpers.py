@@ -17,49 +17,41 @@ from gateway.store.db import make_engine
 CLI_TIMEOUT_S = 300
 
 
-def stored(url: str, node_id: str) -> list[tuple[str, int]]:
-    """(record id, version) of every record the gateway stored from ``node_id``."""
+def _select(url: str, statement: sa.Select[Any]) -> list[Any]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            r = schema.records
-            rows = conn.execute(
-                sa.select(r.c.record_id, r.c.version).where(r.c.source_node_id == node_id)
-            ).all()
+            return list(conn.execute(statement).all())
     finally:
         engine.dispose()
+
+
+_R = schema.records.c
+
+
+def stored(url: str, node_id: str) -> list[tuple[str, int]]:
+    """(record id, version) of every record the gateway stored from ``node_id``."""
+    rows = _select(url, sa.select(_R.record_id, _R.version).where(_R.source_node_id == node_id))
     return sorted((str(a), int(b)) for a, b in rows)
 
 
 def withdrawn(url: str, node_id: str) -> list[str]:
     """Record ids of ``node_id`` whose versions the gateway marked withdrawn."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            r = schema.records
-            rows = conn.execute(
-                sa.select(r.c.record_id)
-                .where(r.c.source_node_id == node_id, r.c.withdrawn_at_us.is_not(None))
-                .distinct()
-            ).all()
-    finally:
-        engine.dispose()
-    return sorted(str(row[0]) for row in rows)
+    statement = (
+        sa.select(_R.record_id)
+        .where(_R.source_node_id == node_id, _R.withdrawn_at_us.is_not(None))
+        .distinct()
+    )
+    return sorted(str(row[0]) for row in _select(url, statement))
 
 
 def stored_fields(url: str, node_id: str, record_id: str) -> list[dict[str, Any]]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            r = schema.records
-            rows = conn.execute(
-                sa.select(r.c.fields)
-                .where(r.c.source_node_id == node_id, r.c.record_id == record_id)
-                .order_by(r.c.version)
-            ).all()
-    finally:
-        engine.dispose()
-    return [json.loads(row[0]) for row in rows]
+    statement = (
+        sa.select(_R.fields)
+        .where(_R.source_node_id == node_id, _R.record_id == record_id)
+        .order_by(_R.version)
+    )
+    return [json.loads(row[0]) for row in _select(url, statement)]
 
 
 def xinlian(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -145,3 +145,26 @@ def test_secret_in_config_is_refused(tmp_path: Path, gateway: Gateway) -> None:
     assert done.returncode == 2
     assert "password_env or password_file" in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def test_directory_dry_run_moves_nothing(tmp_path: Path, gateway: Gateway) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    rows = tax_rows(6)
+    _write_jsonl(drop / "a.jsonl", rows[:3])
+    _write_jsonl(drop / "b.jsonl", rows[3:])
+    identity = gateway.enroll_node("department", categories=("tax",))
+    config = write_config(
+        tmp_path / "agent.toml",
+        identity=identity.files.root,
+        state_dir=tmp_path / "state",
+        source=f'kind = "directory"\npath = "{drop}"\nafter = "mark"',
+    )
+    done = xinlian("agent", "sync", "--config", str(config), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 6
+    assert sorted(p.name for p in drop.iterdir()) == ["a.jsonl", "b.jsonl"]
+    assert stored(gateway.config.database_url, identity.node_id) == []
+    real = xinlian("agent", "sync", "--config", str(config))
+    assert real.returncode == 0, real.stderr
+    assert sorted(p.name for p in drop.iterdir()) == ["a.jsonl.done", "b.jsonl.done"]

@@ -39,6 +39,9 @@ class DirectorySource:
         self.done_dir = Path(config.optional("done_dir") or self.root / "done")
         if not self.root.is_dir():
             raise SyncConfigError(f"source.path: {self.root} is not a directory")
+        # files handed out by this process and still here: not acknowledged (a dry run,
+        # or a push that failed): never moved, not read twice in one run
+        self._handed: set[str] = set()
 
     def close(self) -> None:
         pass
@@ -65,6 +68,8 @@ class DirectorySource:
 
     def read(self, watermark: Any, limit: int) -> Page:
         for path in self._waiting():
+            if path.name in self._handed:
+                continue
             try:
                 data = path.read_bytes()
             except OSError as exc:
@@ -74,6 +79,7 @@ class DirectorySource:
                 self._finish(path)
                 continue
             rows = _rows(path, data)
+            self._handed.add(path.name)
             return Page(
                 rows,
                 mark,
