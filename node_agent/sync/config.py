@@ -33,6 +33,39 @@ class SyncConfigError(ValueError):
     """The config cannot be used as written; the message names the key."""
 
 
+TOP_KEYS = frozenset(
+    {
+        "identity", "state_dir", "gateway", "batch_size", "page_size", "poll_interval_s",
+        "metrics_port", "renew_before_days", "warn_workdays", "calendar_dirs", "category",
+    }
+)  # fmt: skip
+CATEGORY_KEYS = frozenset({"id", "interval_s", "source", "mapping"})
+MAPPING_KEYS = frozenset(
+    {
+        "credit_code", "record_id", "version", "version_kind", "event_time", "fields",
+        "deleted", "deleted_values", "timezone",
+    }
+)  # fmt: skip
+FIELD_KEYS = frozenset({"column", "unit", "codes", "format"})
+_SECRETS = ("password", "password_env", "password_file", "token", "token_env", "token_file")
+SOURCE_KEYS = {
+    "sql": frozenset({"kind", "url", "query", "watermark", *_SECRETS}),
+    "directory": frozenset({"kind", "path", "after", "done_dir", "watermark"}),
+    "http": frozenset(
+        {"kind", "url", "paging", "items_key", "next_key", "start", "watermark", *_SECRETS}
+    ),
+}
+
+
+def _known(raw: dict[str, Any], keys: frozenset[str], where: str) -> None:
+    """An unknown key is an error naming it (a typo must not be silently ignored)."""
+    unknown = sorted(set(raw) - keys)
+    if unknown:
+        raise SyncConfigError(
+            f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(keys))}"
+        )
+
+
 @dataclass(frozen=True)
 class FieldMap:
     """Where one catalog field comes from and how it is converted."""
@@ -118,6 +151,7 @@ def load_config(path: Path) -> SyncConfig:
 
 def parse_config(raw: dict[str, Any], path: Path) -> SyncConfig:
     base = path.parent
+    _known(raw, TOP_KEYS, "config")
     categories = raw.get("category")
     if not isinstance(categories, list) or not categories:
         raise SyncConfigError("category: want at least one [[category]] table")
@@ -151,12 +185,14 @@ def _category(raw: Any, n: int) -> CategoryConfig:
         raise SyncConfigError(f"{where}: want a table")
     category_id = _text(raw, "id", f"{where}.id")
     where = f"category {category_id}"
+    _known(raw, CATEGORY_KEYS, where)
     source = raw.get("source")
     if not isinstance(source, dict):
         raise SyncConfigError(f"{where}: want a [category.source] table")
     kind = source.get("kind")
     if kind not in SOURCE_KINDS:
         raise SyncConfigError(f"{where}: source.kind: got {kind!r}, want one of {SOURCE_KINDS}")
+    _known(source, SOURCE_KEYS[str(kind)], f"{where}: source")
     mapping = raw.get("mapping")
     if not isinstance(mapping, dict):
         raise SyncConfigError(f"{where}: want a [category.mapping] table")
@@ -170,6 +206,7 @@ def _category(raw: Any, n: int) -> CategoryConfig:
 
 
 def _mapping(raw: dict[str, Any], where: str) -> MappingConfig:
+    _known(raw, MAPPING_KEYS, f"{where}: mapping")
     record_id = raw.get("record_id")
     if isinstance(record_id, str):
         record_id = [record_id]
@@ -210,6 +247,7 @@ def _field(raw: Any, where: str) -> FieldMap:
         return FieldMap(column=raw)
     if not isinstance(raw, dict):
         raise SyncConfigError(f"{where}: want a column name or a table with column = …")
+    _known(raw, FIELD_KEYS, where)
     unit = raw.get("unit", "")
     if unit not in ("", "yuan", "wan_yuan"):
         raise SyncConfigError(f"{where}.unit: got {unit!r}, want yuan or wan_yuan")
