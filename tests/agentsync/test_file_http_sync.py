@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -73,10 +75,16 @@ class _Api(BaseHTTPRequestHandler):
             self.send_response(401)
             self.end_headers()
             return
-        after = int(query.get("cursor", ["0"])[0])
         limit = int(query["limit"][0])
-        items = [r for r in self.rows if int(r["id"]) > after][:limit]
-        body = {"items": items, "next_cursor": str(items[-1]["id"]) if items else None}
+        if "since" in query:  # time-window paging
+            since, until = query["since"][0], query["until"][0]
+            inside = [r for r in self.rows if since < r["changed_at"] <= until]
+            page = int(query["page"][0])
+            body: dict[str, Any] = {"items": inside[(page - 1) * limit : page * limit]}
+        else:
+            after = int(query.get("cursor", ["0"])[0])
+            items = [r for r in self.rows if int(r["id"]) > after][:limit]
+            body = {"items": items, "next_cursor": str(items[-1]["id"]) if items else None}
         data = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -90,7 +98,10 @@ class _Api(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def api() -> Iterator[tuple[str, type[_Api]]]:
-    handler = type("Api", (_Api,), {"rows": _plain(tax_rows(45)), "requests": []})
+    rows = _plain(tax_rows(45))
+    for row in rows:
+        row["changed_at"] = "2025-03-01T00:00:00Z"
+    handler = type("Api", (_Api,), {"rows": rows, "requests": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -168,3 +179,40 @@ def test_directory_dry_run_moves_nothing(tmp_path: Path, gateway: Gateway) -> No
     real = xinlian("agent", "sync", "--config", str(config))
     assert real.returncode == 0, real.stderr
     assert sorted(p.name for p in drop.iterdir()) == ["a.jsonl.done", "b.jsonl.done"]
+
+
+def test_http_source_pages_by_time_window_and_resumes(
+    tmp_path: Path, gateway: Gateway, api: tuple[str, type[_Api]]
+) -> None:
+    url, handler = api
+    all_rows = handler.rows
+    handler.rows = all_rows[:40]
+    identity = gateway.enroll_node("department", categories=("tax",))
+    config = write_config(
+        tmp_path / "agent.toml",
+        identity=identity.files.root,
+        state_dir=tmp_path / "state",
+        source=(
+            f'kind = "http"\nurl = "{url}"\npaging = "window"\n'
+            'token_env = "DEPT_API_TOKEN"\nstart = "2025-01-01T00:00:00Z"'
+        ),
+    )
+    text = config.read_text(encoding="utf-8").replace("page_size = 2000", "page_size = 15")
+    config.write_text(text, encoding="utf-8")
+    env = {"DEPT_API_TOKEN": "s3cret"}
+    first = xinlian("agent", "sync", "--config", str(config), "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["categories"][0]["accepted"] == 40
+    assert [q["page"] for q in handler.requests] == [["1"], ["2"], ["3"]]
+    window_end = status(config)["watermark"]["since"]
+    # five rows change after the first window closed: the next window holds only them
+    time.sleep(1.1)
+    for row in all_rows[40:]:
+        row["changed_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    handler.rows = all_rows
+    time.sleep(1.1)
+    second = xinlian("agent", "sync", "--config", str(config), "--json", env=env)
+    summary = json.loads(second.stdout)["categories"][0]
+    assert (summary["read"], summary["accepted"], summary["duplicates"]) == (5, 5, 0)
+    assert handler.requests[-1]["since"] == [window_end]
+    assert len(stored(gateway.config.database_url, identity.node_id)) == 45
