@@ -300,7 +300,8 @@ class Pusher:
             rejected = 0
             for item in batch.inputs:
                 if item.reject is not None:
-                    lines.append(reject_line(item, *item.reject))
+                    if rejects is not None:
+                        lines.append(reject_line(item, *item.reject))
                     verdicts.append(RecordVerdict(item, REJECTED, *item.reject))
                     rejected += 1
             for item, result in zip(batch.sent, results, strict=True):
@@ -312,7 +313,8 @@ class Pusher:
                     verdicts.append(RecordVerdict(item, DUPLICATE))
                 else:
                     rejected += 1
-                    lines.append(reject_line(item, result.reason_code, result.message))
+                    if rejects is not None:
+                        lines.append(reject_line(item, result.reason_code, result.message))
                     verdicts.append(
                         RecordVerdict(item, REJECTED, result.reason_code, result.message)
                     )

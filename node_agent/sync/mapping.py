@@ -12,10 +12,9 @@ row locally as ``BAD_SOURCE_VALUE``. A row whose ``deleted`` column holds one of
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -85,6 +84,7 @@ class Mapper:
         self.key_column = key_column
         self._reader = ObjectReader(config.id, catalog)
         self._types = {spec.name: spec.type for spec in self.category.fields}
+        self._columns = frozenset(self.columns())
 
     def columns(self) -> set[str]:
         """Every source column the mapping reads."""
@@ -103,13 +103,16 @@ class Mapper:
         )
         if m.deleted and str(row.get(m.deleted, "")).strip().lower() in m.deleted_values:
             return MappedRow(record_id, key, withdrawn=True)
-        original = {k: _plain(v) for k, v in row.items()}
+        # the source row, kept by the rejects store (its values made JSON there)
+        original = dict(row)
         original["_record_id"] = record_id  # the rejects store's key (not stored in the row)
-        with contextlib.suppress(ConversionError):  # a reject's deadline counts from it
-            event = to_time(m.event_time, row.get(m.event_time), self.zone)
-            original["_event_time"] = event.isoformat()
         try:
-            obj = self._object(row, record_id)
+            if not self._columns <= row.keys():
+                missing = sorted(self._columns - row.keys())
+                raise ConversionError(f"{missing[0]}: the source row has no such column")
+            event = to_time(m.event_time, row.get(m.event_time), self.zone)
+            original["_event_time"] = event.isoformat()  # a reject's deadline counts from it
+            obj = self._object(row, record_id, event)
         except ConversionError as exc:
             item = InputRecord(number, original, None, (BAD_SOURCE_VALUE, str(exc)), number + 1)
             return MappedRow(record_id, key, item)
@@ -117,11 +120,8 @@ class Mapper:
         item.original = original  # the rejects store keeps the source row
         return MappedRow(record_id, key, item)
 
-    def _object(self, row: Mapping[str, Any], record_id: str) -> dict[str, Any]:
+    def _object(self, row: Mapping[str, Any], record_id: str, event: datetime) -> dict[str, Any]:
         m = self.mapping
-        for column in self.columns():
-            if column not in row:
-                raise ConversionError(f"{column}: the source row has no such column")
         if m.version_kind == "time":
             version = time_version(m.version, row[m.version], self.zone)
         else:
@@ -135,15 +135,6 @@ class Mapper:
             "credit_code": "" if row[m.credit_code] is None else str(row[m.credit_code]).strip(),
             "record_id": record_id,
             "version": version,
-            "event_time": format_time(to_time(m.event_time, row[m.event_time], self.zone)),
+            "event_time": format_time(event),
             "fields": fields,
         }
-
-
-def _plain(value: Any) -> Any:
-    """A source value as JSON can hold it (the rejects store keeps the row)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)

@@ -26,9 +26,10 @@ lost or duplicated.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -54,7 +55,7 @@ def sync_batch_id(category: str, records: list[InputRecord]) -> str:
     digest = hashlib.sha256(category.encode())
     for item in records:
         if item.record is not None:
-            digest.update(b"\n" + canonical_json(item.record.to_json()))
+            digest.update(b"\n" + (item.canonical or canonical_json(item.record.to_json())))
     return BATCH_ID_PREFIX + digest.hexdigest()[:BATCH_ID_HASH_CHARS]
 
 
@@ -109,15 +110,14 @@ class CategorySync:
         watermark = self.state.watermark(self.category.id)
         while True:
             page = self.source.read(watermark, self.config.page_size)
-            mapped = [self.mapper.row(n, row) for n, row in enumerate(page.rows)]
             result.pages += 1
             result.read += len(page.rows)
             if pusher is None:
-                for row in mapped:
+                for n, row in enumerate(page.rows):
                     if show is not None:
-                        show(_shown(row))
+                        show(_shown(self.mapper.row(n, row)))
             else:
-                self._push_page(pusher, page, mapped, result)
+                self._push_page(pusher, page, result)
             if not page.more or not page.rows:
                 break
             watermark = page.watermark
@@ -125,21 +125,31 @@ class CategorySync:
             result.pending = self.source.pending(self.state.watermark(self.category.id))
         return result
 
-    def _push_page(
-        self, pusher: Pusher, page: Page, mapped: list[MappedRow], result: RunResult
-    ) -> None:
-        items = [row.item for row in mapped if row.item is not None]
-        keys = {row.item.number: row.key for row in mapped if row.item is not None}
-        withdrawn = [row.record_id for row in mapped if row.withdrawn]
+    def _push_page(self, pusher: Pusher, page: Page, result: RunResult) -> None:
+        keys: dict[int, Any] = {}  # record number → the row's watermark value
+        withdrawn: list[str] = []
         verdicts: list[RecordVerdict] = []
+
+        def mapped() -> Iterator[InputRecord]:
+            """The page's records, mapped as the stream asks for them (mapping overlaps
+            the gateway's work on the batches before)."""
+            for number, row in enumerate(page.rows):
+                out = self.mapper.row(number, row)
+                if out.withdrawn:
+                    withdrawn.append(out.record_id)
+                elif out.item is not None:
+                    keys[number] = out.key
+                    yield out.item
 
         def on_batch(batch: PushBatch, outcome: list[RecordVerdict]) -> None:
             verdicts.extend(outcome)
 
-        if items:
+        items = mapped()
+        first = next(items, None)
+        if first is not None:
             report = pusher.push_inputs(
                 self.category.id,
-                items,
+                itertools.chain([first], items),
                 sync_batch_id,
                 on_batch,
                 batch_size=self.config.batch_size,
@@ -172,9 +182,8 @@ class CategorySync:
         rows = self.source.reread(keys)
         watermark = self.state.watermark(self.category.id)
         page = Page(rows, watermark, more=False, keys=[r.get(self.source.key_column) for r in rows])
-        mapped = [self.mapper.row(n, row) for n, row in enumerate(rows)]
         result.read, result.pages = len(rows), 1
-        self._push_page(pusher, page, mapped, result)
+        self._push_page(pusher, page, result)
         return result
 
 

@@ -159,7 +159,7 @@ class SyncState:
                             version,
                             verdict.reason_code,
                             verdict.message,
-                            json.dumps(_row(item.original), ensure_ascii=False),
+                            json.dumps(_row(item.original), ensure_ascii=False, default=str),
                             encode_value(key),
                             at,
                             at,
