@@ -55,7 +55,8 @@ def _sync_rate(base: Path, source_url: str, n: int) -> tuple[float, list[dict[st
             extra="",
         )
         text = path.read_text(encoding="utf-8").replace("batch_size = 500", f"batch_size = {BATCH}")
-        path.write_text(text.replace("page_size = 2000", "page_size = 5000"), encoding="utf-8")
+        # the default page size (DEFAULT_PAGE_SIZE)
+        path.write_text(text.replace("page_size = 2000\n", ""), encoding="utf-8")
         config = load_config(path)
         state = SyncState(config.state_dir)
         sync = CategorySync(config, config.categories[0], state, Catalog.default())

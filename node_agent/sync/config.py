@@ -16,7 +16,7 @@ from typing import Any
 
 from node_agent.push_batches import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
 
-DEFAULT_PAGE_SIZE = 5000  # source rows read (and pushed) before the watermark is saved
+DEFAULT_PAGE_SIZE = 20_000  # source rows read (and pushed) before the watermark is saved
 MAX_PAGE_SIZE = 100_000
 DEFAULT_POLL_INTERVAL_S = 60.0  # how often a ``realtime`` category is polled
 MIN_INTERVAL_S = 1.0

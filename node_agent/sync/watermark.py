@@ -141,11 +141,20 @@ class SyncState:
         counts = {ACCEPTED: 0, DUPLICATE: 0, REJECTED: 0}
         gone = list(withdrawn)
         with self._tx() as db:
+            # record ids of this category in the rejects store (usually none): only these
+            # can be cleared by an accepted record
+            held = {
+                r[0]
+                for r in db.execute(
+                    "SELECT record_id FROM rejects WHERE category = ?", (category,)
+                ).fetchall()
+            }
             for verdict, key in verdicts:
                 counts[verdict.outcome] += 1
                 item = verdict.item
                 record_id = str(item.original.get("_record_id", "")) or _record_id(verdict)
                 if verdict.outcome == REJECTED:
+                    held.add(record_id)
                     version = item.record.version if item.record is not None else None
                     db.execute(
                         "INSERT INTO rejects VALUES (?,?,?,?,?,?,?,?,?,?) "
@@ -168,7 +177,7 @@ class SyncState:
                             else item.original.get("_event_time"),
                         ),
                     )
-                else:
+                elif record_id in held:
                     db.execute(
                         "DELETE FROM rejects WHERE category = ? AND record_id = ?",
                         (category, record_id),
