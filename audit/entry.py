@@ -93,6 +93,7 @@ class Action(StrEnum):
     REPAIR_RECORDED = "repair.recorded"
     REPAIR_APPLIED = "repair.applied"
     REPAIR_APPLICATION_REFUSED = "repair.application_refused"
+    RECORD_WITHDRAWN = "record.withdrawn"
 
 
 class Outcome(StrEnum):

@@ -23,7 +23,7 @@ import contextlib
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -96,6 +96,22 @@ class PushProgress:
     duplicates: int = 0
     rejected: int = 0
     acknowledged: list[int] = field(default_factory=list)  # batch numbers acked this run
+
+
+@dataclass(frozen=True)
+class RecordVerdict:
+    """One record's outcome in an acknowledged batch: ``ACCEPTED``, ``DUPLICATE`` or
+    ``REJECTED`` (with the reason code and message, local or the gateway's)."""
+
+    item: InputRecord
+    outcome: str
+    reason_code: str = ""
+    message: str = ""
+
+
+ACCEPTED, DUPLICATE, REJECTED = "ACCEPTED", "DUPLICATE", "REJECTED"
+# called once per acknowledged batch, in order, before the next one is recorded
+BatchDone = Callable[[PushBatch, list[RecordVerdict]], None]
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ class Pusher:
             if progress is not None:
                 progress(report)
             to_send = self._batches(path, category, batch_size, scan.sha256, state.acked, report)
-            self._stream(to_send, state, report, rejects, lock, progress)
+            self._stream(to_send, report, lock, progress, state=state, rejects=rejects)
         return PushSummary(
             path=path,
             category=category,
@@ -199,6 +215,32 @@ class Pusher:
             state_path=state.path,
             rejected_earlier=rejected_earlier,
         )
+
+    def push_inputs(
+        self,
+        category: str,
+        inputs: Iterable[InputRecord],
+        batch_id: Callable[[str, list[InputRecord]], str],
+        on_batch: BatchDone,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> PushProgress:
+        """Push records read elsewhere (``node_agent.sync``): the same batching,
+        signing, window and acknowledgements as a file, without its resume state.
+        ``batch_id(category, records)`` names each batch (it must depend only on the
+        records, so a re-sent batch is the same batch); ``on_batch`` gets each
+        acknowledged batch's verdicts, in order. Raises :class:`PushFailed`."""
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size: got {batch_size}, want 1..{MAX_BATCH_SIZE}")
+        report = PushProgress(records_total=0, batches_total=0)
+
+        def batches() -> Iterator[PushBatch]:
+            for number, chunk in cut_batches(inputs, batch_size):
+                report.batches_total = number + 1
+                report.records_total += len(chunk)
+                yield self._signer.batch(number, batch_id(category, chunk), category, chunk)
+
+        self._stream(batches(), report, threading.Lock(), None, on_batch=on_batch)
+        return report
 
     def _batches(
         self,
@@ -224,11 +266,13 @@ class Pusher:
     def _stream(
         self,
         batches: Iterator[PushBatch],
-        state: ResumeState,
         report: PushProgress,
-        rejects: IO[str] | None,
         lock: threading.Lock,
         progress: Callable[[PushProgress], None] | None,
+        *,
+        state: ResumeState | None = None,
+        rejects: IO[str] | None = None,
+        on_batch: BatchDone | None = None,
     ) -> None:
         window = threading.Semaphore(self.window)
         in_flight: deque[PushBatch] = deque()
@@ -252,30 +296,43 @@ class Pusher:
                     f"{len(batch.sent)} records"
                 )
             lines: list[str] = []
+            verdicts: list[RecordVerdict] = []
             rejected = 0
             for item in batch.inputs:
                 if item.reject is not None:
-                    lines.append(reject_line(item, *item.reject))
+                    if rejects is not None:
+                        lines.append(reject_line(item, *item.reject))
+                    verdicts.append(RecordVerdict(item, REJECTED, *item.reject))
                     rejected += 1
             for item, result in zip(batch.sent, results, strict=True):
                 if result.outcome == pb.RECORD_OUTCOME_ACCEPTED:
                     report.accepted += 1
+                    verdicts.append(RecordVerdict(item, ACCEPTED))
                 elif result.outcome == pb.RECORD_OUTCOME_DUPLICATE:
                     report.duplicates += 1
+                    verdicts.append(RecordVerdict(item, DUPLICATE))
                 else:
                     rejected += 1
-                    lines.append(reject_line(item, result.reason_code, result.message))
+                    if rejects is not None:
+                        lines.append(reject_line(item, result.reason_code, result.message))
+                    verdicts.append(
+                        RecordVerdict(item, REJECTED, result.reason_code, result.message)
+                    )
             report.rejected += rejected
             if rejects is not None:
                 if lines:
                     rejects.write("".join(lines))
                     rejects.flush()
                     os.fsync(rejects.fileno())
-                state.rejects_bytes = os.fstat(rejects.fileno()).st_size
-            # only now is the batch done for good: record it in the resume state
-            state.acked.add(batch.number)
-            state.rejected += rejected
-            state.save()
+                if state is not None:
+                    state.rejects_bytes = os.fstat(rejects.fileno()).st_size
+            # only now is the batch done for good: record it (resume state, or the caller)
+            if state is not None:
+                state.acked.add(batch.number)
+                state.rejected += rejected
+                state.save()
+            if on_batch is not None:
+                on_batch(batch, verdicts)
             report.batches_done += 1
             report.records_done += len(batch.inputs)
             report.acknowledged.append(batch.number)
@@ -379,6 +436,7 @@ __all__ = [
     "PushProgress",
     "PushSummary",
     "Pusher",
+    "RecordVerdict",
     "batch_id_for",
     "load_signing_key",
     "read_records",

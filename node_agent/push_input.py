@@ -74,6 +74,7 @@ class InputRecord:
     reject: tuple[str, str] | None = None  # (reason_code, message) decided locally
     line: int = 0  # 1-based line of the file where the record starts
     size: int = 0  # bytes of the record in a canonical batch (sendable records)
+    canonical: bytes = b""  # those bytes, when the reader keeps them (ObjectReader)
 
 
 def require_category(catalog: Catalog, category: str) -> None:
@@ -205,8 +206,9 @@ class _RecordReader:
     """Turns input units into :class:`InputRecord` s: parsed, checked against the
     catalog (``RecordValidator``, the gateway's checks) and measured."""
 
-    def __init__(self, category: str, catalog: Catalog) -> None:
+    def __init__(self, category: str, catalog: Catalog, keep_canonical: bool = False) -> None:
         self.category = category
+        self.keep_canonical = keep_canonical
         self.validator = RecordValidator(catalog)
         check = self.validator.compiled(category)
         if check is None:  # an unknown category: every record says so, as at the gateway
@@ -328,12 +330,28 @@ class _RecordReader:
         if not verdict.ok:
             return rejected(verdict.reason_code, verdict.message)
         try:
-            size = len(canonical_json(record.to_json()))
+            encoded = canonical_json(record.to_json())
         except (UnicodeEncodeError, ValueError, TypeError):
             return rejected(
                 MALFORMED_INPUT, "record: got text that is not Unicode (a lone surrogate escape)"
             )
-        return InputRecord(number, obj, record, None, line, size)
+        kept = encoded if self.keep_canonical else b""
+        return InputRecord(number, obj, record, None, line, len(encoded), kept)
+
+
+class ObjectReader:
+    """Records given as objects of the JSONL form (``credit_code``, ``record_id``,
+    ``version``, ``event_time``, ``fields``), read elsewhere (``node_agent.sync``): parsed
+    and checked exactly as a file's lines are; each keeps its canonical bytes (the sync's
+    batch ids are derived from them)."""
+
+    def __init__(self, category: str, catalog: Catalog | None = None) -> None:
+        self._reader = _RecordReader(category, catalog or Catalog.default(), keep_canonical=True)
+
+    def read(self, number: int, obj: dict[str, Any]) -> InputRecord:
+        """``number`` is the record's place in its source; shown as its line."""
+        unit = Unit(number + 1, "", None, None)
+        return self._reader._to_input(number, unit, obj, obj.get("fields", {}))
 
 
 def read_records(

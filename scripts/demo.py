@@ -225,6 +225,9 @@ def run_scenario(listen: str, enroll: str) -> None:
 
     objection_section(xl, banner, identity, DEMO, record_id, code)
     tiles_section(xl, banner, HOME, DEMO)
+    from demo_agentsync import agentsync_section  # scripts/ is on sys.path
+
+    agentsync_section(xl, banner, identity, DEMO, HOME)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -27,6 +27,7 @@ from node_agent.cli import admin_group, node_group
 from node_agent.notices_cli import notices_group
 from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
 from node_agent.repairs_cli import repair_group
+from node_agent.sync.cli import add_sync_commands
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian_cli.audit import audit_group
@@ -48,6 +49,7 @@ def cli() -> None:
 
 agent_group.add_command(sample_cmd)  # sample data is not the agent's, but lives in its group
 agent_group.add_command(agent_objections_group)
+add_sync_commands(agent_group)  # sync, status, resync: node_agent/sync
 enterprise_group.add_command(freeze_cmd)
 
 gateway_group.add_command(cert_group)

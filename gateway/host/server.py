@@ -38,6 +38,7 @@ from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
+from gateway.services.withdrawal_service import WithdrawalServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -57,6 +58,8 @@ from xinlian.v1 import (
     registry_pb2_grpc,
     repairs_pb2,
     repairs_pb2_grpc,
+    withdrawals_pb2,
+    withdrawals_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -78,6 +81,7 @@ SERVICE_NAMES = (
     notices_pb2.DESCRIPTOR.services_by_name["NoticeService"].full_name,
     objections_pb2.DESCRIPTOR.services_by_name["ObjectionService"].full_name,
     repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
+    withdrawals_pb2.DESCRIPTOR.services_by_name["WithdrawalService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -136,6 +140,7 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     objections_pb2_grpc.add_ObjectionServiceServicer_to_server(ObjectionServicer(rt), server)
     notices_pb2_grpc.add_NoticeServiceServicer_to_server(NoticeServicer(rt), server)
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
+    withdrawals_pb2_grpc.add_WithdrawalServiceServicer_to_server(WithdrawalServicer(rt), server)
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:

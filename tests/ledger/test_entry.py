@@ -111,6 +111,7 @@ def test_action_set_is_closed() -> None:
         "repair.recorded",
         "repair.applied",
         "repair.application_refused",
+        "record.withdrawn",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
