@@ -68,6 +68,8 @@ ACCESS: dict[str, frozenset[str] | str] = {
     ),
     "/xinlian.v1.ObjectionService/AnswerObjection": frozenset({"department"}),
     "/xinlian.v1.ObjectionService/FreezeEnterprise": frozenset({"admin"}),
+    # monthly statistics (docs/report.md): officers and administrators
+    "/xinlian.v1.StatisticsService/GetStatistics": frozenset({"officer", "admin"}),
     # standard services
     "/grpc.health.v1.Health/Check": ALL_KINDS,
     "/grpc.health.v1.Health/Watch": ALL_KINDS,
