@@ -81,8 +81,8 @@ def _bars(
     from matplotlib.ticker import MaxNLocator
 
     with rc_context({"font.family": [family], "axes.unicode_minus": False}):
-        height = 1.2 + 0.45 * max(len(labels), 1) * (1 if stacked else max(len(series), 1) * 0.6)
-        figure = Figure(figsize=(7.5, height), dpi=CHART_DPI)
+        height = 1.6 + 0.45 * max(len(labels), 1) * (1 if stacked else max(len(series), 1) * 0.6)
+        figure = Figure(figsize=(7.5, height), dpi=CHART_DPI, layout="constrained")
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         positions = list(range(len(labels)))
@@ -98,9 +98,8 @@ def _bars(
         axes.set_yticks(positions, labels)
         axes.invert_yaxis()
         axes.set_title(title)
-        axes.legend(loc="lower right", fontsize="small")
+        figure.legend(loc="outside lower center", ncol=len(series), fontsize="small")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-        figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
