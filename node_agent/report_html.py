@@ -12,9 +12,11 @@ import base64
 import html
 import io
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from node_agent.statistics import rows_as_dicts, table
+from xinlian.workdays import SHANGHAI
 
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
@@ -228,6 +230,12 @@ def _table_html(item: dict[str, Any]) -> str:
     )
 
 
+def _local(stamp: str) -> str:
+    """An RFC 3339 UTC time of the document as Asia/Shanghai wall time."""
+    when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(SHANGHAI)
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
 def render(document: dict[str, Any], family: str) -> str:
     """The whole report, one HTML page (no external resources)."""
     e = html.escape
@@ -244,8 +252,8 @@ def render(document: dict[str, Any], family: str) -> str:
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         f"<title>{TITLE} {e(month)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{TITLE} {e(month)}</h1>"
-        f"<p>统计期间 {e(document['period_start'])} 至 {e(document['period_end'])}"
-        f"(Asia/Shanghai 自然月); 状态截至 {e(document['as_of'])}; "
+        f"<p>统计期间 {_local(document['period_start'])} 至 {_local(document['period_end'])}"
+        f"(北京时间, 不含结束时刻); 状态截至 {_local(document['as_of'])}; "
         f"账本条目 0-{int(document['ledger_size']) - 1}; "
         f"本次统计的账本记录 #{e(str(document['ledger_index']))}</p>"
         f'<ul class="notes">{notes}</ul>{figures}{tables}</body></html>\n'
