@@ -43,8 +43,9 @@ from xinlian.workdays import SHANGHAI, WorkdayCalendar
 MONTH_RE = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 DEPARTMENT_KINDS = ("department",)
 CONSUMER_KINDS = ("institution", "city_platform", "gateway")
-NOT_YET = "n/a"
-"""What a cell reads where the feature it counts has not landed (subscriptions)."""
+NOT_APPLICABLE = "n/a"
+"""What a cell reads where there is nothing to count: a share of nothing assessed, or a
+feature that has not landed (subscriptions)."""
 
 TEXT, INTEGER, SHARE = "text", "integer", "share"
 
@@ -215,7 +216,7 @@ def _read(
 
 def share(part: int, whole: int) -> str:
     """``part / whole`` with four decimals, or ``n/a`` when ``whole`` is 0."""
-    return f"{part / whole:.4f}" if whole else NOT_YET
+    return f"{part / whole:.4f}" if whole else NOT_APPLICABLE
 
 
 def _table(name: str, rows: Iterable[Iterable[object]]) -> Table:
@@ -301,7 +302,7 @@ def _consumer_tables(data: _Read) -> list[Table]:
                 c.grants_new if c else 0,
                 data.grants_active.get(node_id, 0),
                 c.enterprises_registered if c else 0,
-                NOT_YET,
+                NOT_APPLICABLE,
             )
         )
     denials = [
@@ -353,7 +354,7 @@ def _summary(tables: dict[str, Table], missing: list[Gap], data: _Read) -> Table
         ("objections_received", "收到异议", total("objections", "received")),
         ("objections_answered", "答复异议", total("objections", "answered")),
         ("objections_overdue", "逾期未答复异议", total("objections", "overdue_open")),
-        ("subscriptions", "订阅", NOT_YET),
+        ("subscriptions", "订阅", NOT_APPLICABLE),
     ]
     return _table("summary", rows)
 
@@ -420,7 +421,7 @@ async def _in_executor(fn: Callable[[], MonthlyStatistics]) -> MonthlyStatistics
 
 
 __all__ = [
-    "NOT_YET",
+    "NOT_APPLICABLE",
     "TABLES",
     "Column",
     "MonthlyStatistics",

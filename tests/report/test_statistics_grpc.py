@@ -90,7 +90,12 @@ def month_of_activity(s: Scene) -> None:
     old = records("admin_penalty", 1, datetime(2025, 3, 3, 15, 0, tzinfo=SHANGHAI), "pen-old")
     bad = replace(fresh[0], record_id="pen-bad", credit_code=fresh[0].credit_code[:17] + "!")
     push(s.amr, "amr-1", "admin_penalty", [*fresh, *old, bad])
-    push(s.tax, "tax-1", "tax", records("tax", 3, datetime(2025, 2, 28, tzinfo=SHANGHAI), "tax"))
+    push(s.amr, "amr-1-again", "admin_penalty", fresh)  # stored already: duplicates
+    # three tax records of February's close (15 working days: in time) and one of an
+    # event in 2024, a year with no calendar: not assessed, and a note says why
+    taxes = records("tax", 3, datetime(2025, 2, 28, tzinfo=SHANGHAI), "tax")
+    taxes += records("tax", 1, datetime(2024, 12, 20, tzinfo=SHANGHAI), "tax-2024")
+    push(s.tax, "tax-1", "tax", taxes)
     with pytest.raises(grpc.RpcError):  # not its category: the whole batch is refused
         push(s.tax, "tax-2", "admin_penalty", fresh)
     # the platform registers the enterprise; it grants the bank tax; the bank queries
@@ -199,7 +204,7 @@ def test_report_matches_the_ledger_late_and_missing(scene: Scene) -> None:
         == nonzero(want["pushed"])
         == {
             ("amr-fj", "admin_penalty"): 4,
-            ("tax-fj", "tax"): 3,
+            ("tax-fj", "tax"): 4,
         }
     )
     got_rejected = {(r["department"], r["category"]): int(r["rejected"]) for r in pushes}
@@ -220,8 +225,11 @@ def test_report_matches_the_ledger_late_and_missing(scene: Scene) -> None:
     penalty = next(r for r in pushes if r["category"] == "admin_penalty")
     assert (penalty["on_time"], penalty["late"], penalty["not_assessed"]) == ("3", "1", "0")
     assert penalty["on_time_share"] == "0.7500"
+    assert (penalty["batches"], penalty["duplicates"]) == ("3", "2")
     tax = next(r for r in pushes if r["category"] == "tax")
     assert (tax["on_time"], tax["late"]) == ("3", "0")  # 02-28 + 15 working days
+    assert (tax["not_assessed"], tax["on_time_share"]) == ("1", "1.0000")
+    assert any("2024" in note and "not assessed" in note for note in doc["notes"])
 
     # (3) categories with no data: the court's judicial and amr's admin_license (both
     # expected monthly), and catalog categories nobody answers for
