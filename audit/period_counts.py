@@ -13,7 +13,9 @@ What is counted, per entry action (details keys as the flows write them):
 * ``grant.created`` — per grantee (``grantee_node_id``): one new grant;
 * ``enterprise.registered`` — per city platform (actor): one enterprise;
 * ``objection.filed`` — per department (``record[0]``, the source): one received;
-* ``objection.answered`` — per department (actor): one answered, and late if ``late``.
+* ``objection.answered`` — per department (actor): one answered, and late if ``late``;
+* ``access.denied`` / ``statement.refused`` — per node (actor) and reason: one refused
+  call, or ``count`` of them for a flood summary (``summary`` true).
 
 Entries of other actions are ignored (``PERIOD_ACTIONS`` names the ones read).
 """
@@ -35,6 +37,8 @@ PERIOD_ACTIONS = (
     Action.ENTERPRISE_REGISTERED,
     Action.OBJECTION_FILED,
     Action.OBJECTION_ANSWERED,
+    Action.ACCESS_DENIED,
+    Action.STATEMENT_REFUSED,
 )
 """The actions whose entries the monthly statistics read."""
 
@@ -59,6 +63,7 @@ class ConsumerCounts:
     denied_categories: int = 0
     grants_new: int = 0
     enterprises_registered: int = 0
+    refused_calls: int = 0
 
 
 @dataclass
@@ -79,8 +84,9 @@ class PeriodCounts:
     rejects: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     refused_batches: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     consumers: dict[str, ConsumerCounts] = field(default_factory=dict)
-    # (consumer, reason code) -> denied category decisions
-    denials: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (node, source, reason code) -> denials: source "query" counts denied category
+    # decisions, "access.denied" / "statement.refused" refused calls
+    denials: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     objections: dict[str, ObjectionCounts] = field(default_factory=dict)
     entries: int = 0
 
@@ -113,6 +119,10 @@ class PeriodCounts:
             counts = self._objections(actor)
             counts.answered += 1
             counts.answered_late += bool(details.get("late"))
+        elif action in (Action.ACCESS_DENIED, Action.STATEMENT_REFUSED):
+            refused = int(details.get("count", 1)) if details.get("summary") else 1
+            self._consumer(actor, actor_kind).refused_calls += refused
+            self.denials[(actor, str(action), str(details.get("reason", "UNKNOWN")))] += refused
 
     def _push(self, department: str, outcome: str, details: Mapping[str, Any]) -> None:
         category = str(details.get("category", ""))
@@ -135,7 +145,8 @@ class PeriodCounts:
         for decision in dict(details.get("categories") or {}).values():
             if not decision.get("allowed"):
                 counts.denied_categories += 1
-                self.denials[(consumer, str(decision.get("reason_code") or "UNKNOWN"))] += 1
+                reason = str(decision.get("reason_code") or "UNKNOWN")
+                self.denials[(consumer, "query", reason)] += 1
 
 
 __all__ = [

@@ -104,6 +104,7 @@ TABLES: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
             ("grants_new", "新增授权", INTEGER),
             ("grants_active", "有效授权", INTEGER),
             ("enterprises_registered", "登记企业", INTEGER),
+            ("refused_calls", "被拒调用", INTEGER),
             ("subscriptions", "订阅", TEXT),
         ),
     ),
@@ -112,6 +113,7 @@ TABLES: dict[str, tuple[str, tuple[tuple[str, str, str], ...]]] = {
         (
             ("node", "节点", TEXT),
             ("kind", "类型", TEXT),
+            ("source", "拒绝环节", TEXT),
             ("reason", "原因", TEXT),
             ("denials", "次数", INTEGER),
         ),
@@ -283,6 +285,8 @@ def _department_tables(data: _Read, catalog: Catalog) -> tuple[list[Table], list
 
 
 def _consumer_tables(data: _Read) -> list[Table]:
+    """Institutions, city platforms and peer gateways (listed, or seen in the period);
+    the denials of every node, whatever its kind."""
     counts = data.counts
     kinds = {n.node_id: n.kind for n in data.consumers}
     for node_id, seen in counts.consumers.items():
@@ -292,22 +296,25 @@ def _consumer_tables(data: _Read) -> list[Table]:
     rows = []
     for node_id in sorted(kinds):
         c = counts.consumers.get(node_id)
+        if kinds[node_id] and kinds[node_id] not in CONSUMER_KINDS:
+            continue  # a department's or an officer's refused calls: consumer_denials only
         rows.append(
             (
                 node_id,
-                kinds[node_id] or (c.kind if c else ""),
+                kinds[node_id],
                 c.queries if c else 0,
                 c.denied_queries if c else 0,
                 c.denied_categories if c else 0,
                 c.grants_new if c else 0,
                 data.grants_active.get(node_id, 0),
                 c.enterprises_registered if c else 0,
+                c.refused_calls if c else 0,
                 NOT_APPLICABLE,
             )
         )
     denials = [
-        (node_id, kinds.get(node_id, ""), reason, n)
-        for (node_id, reason), n in sorted(counts.denials.items())
+        (node_id, kinds.get(node_id, ""), source, reason, n)
+        for (node_id, source, reason), n in sorted(counts.denials.items())
     ]
     return [_table("consumers", rows), _table("consumer_denials", denials)]
 
@@ -348,6 +355,7 @@ def _summary(tables: dict[str, Table], missing: list[Gap], data: _Read) -> Table
         ("gaps", "漏报类别", sum(1 for g in missing if g.expected)),
         ("queries", "查询", total("consumers", "queries")),
         ("denied_queries", "被拒查询", total("consumers", "denied_queries")),
+        ("refused_calls", "被拒调用", total("consumers", "refused_calls")),
         ("grants_new", "新增授权", total("consumers", "grants_new")),
         ("grants_active", "有效授权", sum(data.grants_active.values())),
         ("enterprises_registered", "登记企业", total("consumers", "enterprises_registered")),

@@ -108,6 +108,8 @@ def month_of_activity(s: Scene) -> None:
             credit_code=CODE, grantee_node_id="bank-a", categories=["tax"], now=s.clock.now()
         )
         platform.submit(grant, sign_grant(s.world.key, grant))
+    with pytest.raises(grpc.RpcError):  # a bank may not: an access.denied entry
+        statistics(s.world.bank, "2025-03")
     with QueryClient(s.world.bank) as bank:
         bank.query(CODE, categories=["tax", "admin_penalty"])
         bank.query(CODE, categories=["social_insurance"])  # no grant: denied
@@ -143,10 +145,11 @@ def independent_counts(entries: list[Entry], start: datetime, end: datetime) -> 
     refused: Counter[tuple[str, str, str]] = Counter()
     queries: Counter[str] = Counter()
     denied: Counter[str] = Counter()
-    reasons: Counter[tuple[str, str]] = Counter()
+    reasons: Counter[tuple[str, str, str]] = Counter()
     grants: Counter[str] = Counter()
     registered: Counter[str] = Counter()
     received: Counter[str] = Counter()
+    calls: Counter[tuple[str, str, str]] = Counter()
     for e in entries:
         if not start <= e.time < end:
             continue
@@ -161,13 +164,15 @@ def independent_counts(entries: list[Entry], start: datetime, end: datetime) -> 
             denied[e.actor] += e.action == "query.denied"
             for decision in d["categories"].values():
                 if not decision["allowed"]:
-                    reasons[(e.actor, decision["reason_code"])] += 1
+                    reasons[(e.actor, "query", decision["reason_code"])] += 1
         elif e.action == "grant.created":
             grants[d["grantee_node_id"]] += 1
         elif e.action == "enterprise.registered":
             registered[e.actor] += 1
         elif e.action == "objection.filed":
             received[d["record"][0]] += 1
+        elif e.action in ("access.denied", "statement.refused"):
+            calls[(e.actor, e.action, d["reason"])] += d["count"] if d.get("summary") else 1
     return {
         "pushed": pushed,
         "rejected": rejected,
@@ -178,6 +183,7 @@ def independent_counts(entries: list[Entry], start: datetime, end: datetime) -> 
         "grants": grants,
         "registered": registered,
         "received": received,
+        "calls": calls,
     }
 
 
@@ -254,10 +260,13 @@ def test_report_matches_the_ledger_late_and_missing(scene: Scene) -> None:
     assert consumers["bank-a"]["queries"] == "3" and consumers["bank-a"]["denied_queries"] == "2"
     assert consumers["bank-a"]["grants_active"] == "1"
     denials = {
-        (r["node"], r["reason"]): int(r["denials"])
+        (r["node"], r["source"], r["reason"]): int(r["denials"])
         for r in rows_as_dicts(table(doc, "consumer_denials"))
     }
-    assert denials == dict(want["reasons"]) and sum(denials.values()) == 3
+    assert denials == dict(want["reasons"]) | dict(want["calls"])
+    assert sum(want["reasons"].values()) == 3
+    assert dict(want["calls"]) == {("bank-a", "access.denied", "KIND_NOT_ALLOWED"): 1}
+    assert consumers["bank-a"]["refused_calls"] == "1"
 
     # (5) objections: one received by amr, none answered, none overdue yet
     objections = {r["department"]: r for r in rows_as_dicts(table(doc, "objections"))}

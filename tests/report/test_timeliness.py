@@ -110,6 +110,9 @@ def test_period_counts() -> None:
     counts.add("grant.created", "p", "city_platform", "ok", {"grantee_node_id": "bank"})
     counts.add("objection.filed", "p", "city_platform", "ok", {"record": ["amr", "r", 1]})
     counts.add("objection.answered", "amr", "department", "ok", {"late": True})
+    counts.add("access.denied", "bank", "institution", "denied", {"reason": "KIND_NOT_ALLOWED"})
+    counts.add("access.denied", "bank", "institution", "denied",
+               {"reason": "KIND_NOT_ALLOWED", "summary": True, "count": 40})  # fmt: skip
     counts.add("node.admitted", "admin", "admin", "ok", {})  # not counted
     push = counts.pushes[("amr", "admin_penalty")]
     assert (push.batches, push.accepted, push.duplicates, push.rejected) == (1, 3, 1, 2)
@@ -122,6 +125,10 @@ def test_period_counts() -> None:
         1,
         2,
     )
-    assert bank.grants_new == 1 and counts.denials == {("bank", "NO_GRANT"): 2}
+    assert bank.grants_new == 1 and bank.refused_calls == 41
+    assert counts.denials == {
+        ("bank", "query", "NO_GRANT"): 2,
+        ("bank", "access.denied", "KIND_NOT_ALLOWED"): 41,
+    }
     amr = counts.objections["amr"]
     assert (amr.received, amr.answered, amr.answered_late) == (1, 1, 1)
