@@ -228,6 +228,9 @@ def run_scenario(listen: str, enroll: str) -> None:
     from demo_agentsync import agentsync_section  # scripts/ is on sys.path
 
     agentsync_section(xl, banner, identity, DEMO, HOME)
+    from demo_report import report_section
+
+    report_section(xl, banner, identity, DEMO)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

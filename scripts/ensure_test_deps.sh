@@ -3,15 +3,18 @@
 #   - PostgreSQL server binaries (initdb), for the tests on PostgreSQL;
 #   - Go and golang.org/x/mod, to check our checkpoints with the standard sumdb/note verifier;
 #   - promtool (Debian's prometheus) for deploy/prometheus, haproxy for deploy/haproxy.cfg;
+#   - a CJK font (Debian's fonts-noto-cjk) for the monthly report's Chinese chart labels;
 #   - make.
 # Missing packages are installed when running as root with apt-get; otherwise the script
 # prints the exact command to run and exits 1.
-# Environment (for tests): PG_GLOB (where initdb is looked for), GO_X_MOD_DIR, APT_GET.
+# Environment (for tests): PG_GLOB (where initdb is looked for), GO_X_MOD_DIR, APT_GET,
+# CJK_FONT_GLOB (where the Noto CJK font is looked for).
 set -euo pipefail
 
 pg_glob="${PG_GLOB:-/usr/lib/postgresql/*/bin/initdb}"
 x_mod_dir="${GO_X_MOD_DIR:-/usr/share/gocode/src/golang.org/x/mod}"
 apt_get="${APT_GET:-apt-get}"
+cjk_font_glob="${CJK_FONT_GLOB:-/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc}"
 
 need=()
 # shellcheck disable=SC2086 # the glob is meant to expand
@@ -21,6 +24,8 @@ command -v go >/dev/null 2>&1 || need+=(golang-go)
 [ -d "$x_mod_dir" ] || need+=(golang-golang-x-mod-dev)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+# shellcheck disable=SC2086 # the glob is meant to expand
+ls $cjk_font_glob >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -70,6 +70,8 @@ ACCESS: dict[str, frozenset[str] | str] = {
     "/xinlian.v1.ObjectionService/FreezeEnterprise": frozenset({"admin"}),
     # a department withdraws records it pushed (docs/agent.md)
     "/xinlian.v1.WithdrawalService/WithdrawRecords": frozenset({"department"}),
+    # monthly statistics (docs/report.md): officers and administrators
+    "/xinlian.v1.StatisticsService/GetStatistics": frozenset({"officer", "admin"}),
     # standard services
     "/grpc.health.v1.Health/Check": ALL_KINDS,
     "/grpc.health.v1.Health/Watch": ALL_KINDS,

@@ -39,6 +39,7 @@ from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
 from gateway.services.withdrawal_service import WithdrawalServicer
+from gateway.services.statistics_service import StatisticsServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -60,6 +61,8 @@ from xinlian.v1 import (
     repairs_pb2_grpc,
     withdrawals_pb2,
     withdrawals_pb2_grpc,
+    statistics_pb2,
+    statistics_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -82,6 +85,7 @@ SERVICE_NAMES = (
     objections_pb2.DESCRIPTOR.services_by_name["ObjectionService"].full_name,
     repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
     withdrawals_pb2.DESCRIPTOR.services_by_name["WithdrawalService"].full_name,
+    statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -141,6 +145,7 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     notices_pb2_grpc.add_NoticeServiceServicer_to_server(NoticeServicer(rt), server)
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
     withdrawals_pb2_grpc.add_WithdrawalServiceServicer_to_server(WithdrawalServicer(rt), server)
+    statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:

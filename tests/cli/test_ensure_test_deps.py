@@ -12,9 +12,11 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ensure_test_deps.sh"
 TOOLS = ("make", "go", "promtool", "haproxy")
 
 
-def _run(tmp: Path, present: tuple[str, ...], apt_get: str) -> subprocess.CompletedProcess[str]:
+def _run(
+    tmp: Path, present: tuple[str, ...], apt_get: str, *, font: bool = True
+) -> subprocess.CompletedProcess[str]:
     """The script with only ``present`` of the tools on PATH (plus what the script itself
-    runs), PostgreSQL and golang.org/x/mod present."""
+    runs), PostgreSQL and golang.org/x/mod present, and the CJK font if ``font``."""
     bin_dir = tmp / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "ls", "id", "env"):
@@ -29,11 +31,15 @@ def _run(tmp: Path, present: tuple[str, ...], apt_get: str) -> subprocess.Comple
     initdb.write_text("")
     x_mod = tmp / "x-mod"
     x_mod.mkdir()
+    cjk = tmp / "NotoSansCJK-Regular.ttc"
+    if font:
+        cjk.write_text("")
     env = {
         "PATH": str(bin_dir),
         "PG_GLOB": str(tmp / "pg" / "initd*"),
         "GO_X_MOD_DIR": str(x_mod),
         "APT_GET": apt_get,
+        "CJK_FONT_GLOB": str(cjk),
     }
     return subprocess.run(
         [str(bin_dir / "bash"), str(SCRIPT)], capture_output=True, text=True, env=env, check=False
@@ -50,6 +56,12 @@ def test_without_apt_it_prints_the_exact_install_command(tmp_path: Path) -> None
     result = _run(tmp_path, ("make", "promtool"), apt_get="no-such-apt-get")
     assert result.returncode == 1
     assert "sudo apt-get install -y golang-go haproxy" in result.stderr
+
+
+def test_a_missing_cjk_font_is_named(tmp_path: Path) -> None:
+    result = _run(tmp_path, TOOLS, apt_get="no-such-apt-get", font=False)
+    assert result.returncode == 1
+    assert "sudo apt-get install -y fonts-noto-cjk" in result.stderr
 
 
 def test_as_root_with_apt_it_installs_what_is_missing(tmp_path: Path) -> None:
