@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from support.authz_helpers import CODE, ENTERPRISES
-from support.harness import Gateway
-
 from authz.catalog import Catalog, Purpose
 from node_agent.console.cli import RunningConsole
 from node_agent.push import Pusher
 from node_agent.query import QueryClient
+from support.authz_helpers import CODE, ENTERPRISES
+from support.harness import Gateway
 from xinlian.clock import FakeClock
 from xinlian.identity import Identity
 from xinlian_samples.generator import generate_records, write_jsonl
@@ -52,10 +51,16 @@ def make_world(gw: Gateway, tmp: Path) -> World:
 
 
 @contextmanager
-def console_for(identity: Identity, clock: FakeClock, **options: object) -> Iterator[RunningConsole]:
+def console_for(
+    identity: Identity, clock: FakeClock, **options: object
+) -> Iterator[RunningConsole]:
     said: list[str] = []
     running = RunningConsole(
-        identity, ("127.0.0.1", 0), clock=clock, say=said.append, **options  # type: ignore[arg-type]
+        identity,
+        ("127.0.0.1", 0),
+        clock=clock,
+        say=said.append,
+        **options,  # type: ignore[arg-type]
     )
     running.said = said  # type: ignore[attr-defined]
     with running.in_thread():
@@ -105,9 +110,13 @@ class Client:
         cookies = response.headers.get_all("set-cookie") or []
         for c in cookies:
             name_value = c.split(";", 1)[0]
-            self.cookie = "" if "max-age=0" in c.lower() or name_value.endswith('=""') else name_value
+            self.cookie = (
+                "" if "max-age=0" in c.lower() or name_value.endswith('=""') else name_value
+            )
         conn.close()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, text, cookies)
+        return Reply(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, text, cookies
+        )
 
     def get(self, url: str, **headers: str) -> Reply:
         return self.request("GET", url, **headers)
