@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,8 +18,12 @@ from gateway.flows.checkpointer import sign_now
 from node_agent.console.calls import GatewayCalls, SearchFilters
 from node_agent.console.web import COOKIE
 from xinlian.clock import FakeClock
+from xinlian.exit_codes import ExitCode
+from xinlian_cli.main import run
 
 pytestmark = pytest.mark.integration
+
+STARTUP_S = 60
 
 
 def _audit_searches(world: World) -> list[dict[str, object]]:
@@ -206,3 +213,55 @@ def test_verify_page_checks_signature_consistency_and_inclusion(world: World) ->
         user.sign_in(console.link())
         page = user.get("/verify")
         assert "校验失败" in page.body and "no signature from a known key" in page.body
+
+
+def test_the_command_prints_a_link_that_signs_in(world: World) -> None:
+    """``xinlian console serve`` as a process: its one-time link signs in once."""
+    command = [
+        sys.executable,
+        "-m",
+        "xinlian_cli.main",
+        "console",
+        "serve",
+        "--identity",
+        str(world.officer.files.root),
+        "--gateway",
+        world.gw.address,
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "console for node officer-1 on http://127.0.0.1:" in first
+        link = proc.stdout.readline().split(": ", 1)[1].strip()
+        user = Client(link.split("/signin")[0])
+        deadline = time.monotonic() + STARTUP_S
+        while True:  # the link is printed before uvicorn accepts
+            try:
+                reply = user.get(link)
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert reply.status == 303
+        assert user.get("/").status == 200
+        assert Client(user.base).get(link).status == 403
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_non_loopback_listen_address_is_a_usage_error(world: World) -> None:
+    code = run(
+        [
+            "console",
+            "serve",
+            "--identity",
+            str(world.officer.files.root),
+            "--listen",
+            "0.0.0.0:8780",
+        ]
+    )
+    assert code == ExitCode.USAGE
