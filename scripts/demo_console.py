@@ -52,7 +52,9 @@ def console_section(
         )
         for path in shots:
             print(f"wrote {path.relative_to(ROOT)}")
-    print("start the console yourself (it prints a one-time sign-in link):")
+    home = Path(admin).parent
+    print("start the console yourself (it prints a one-time sign-in link), with the gateway")
+    print(f"serving (xinlian gateway serve --home {home}):")
     for who, identity in (("officer", officer), ("administrator", admin)):
         print(f"  {who}: xinlian console serve --identity {identity} --gateway {gateway}")
 

@@ -67,6 +67,7 @@ class RunningConsole:
             LinkPrinter(self.sessions, self.base_url, say),
             public,
         )
+        self.console.watch.prime(self.calls)
         config = uvicorn.Config(
             build_app(self.console), log_level="warning", access_log=False, lifespan="off"
         )

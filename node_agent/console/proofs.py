@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 from audit.checkpoint import Checkpoint, NoteVerifier, open_note
 from audit.merkle import ProofError, verify_consistency, verify_inclusion
-from node_agent.console.calls import GatewayCalls
+from node_agent.console.calls import GatewayCalls, Refused
 from xinlian.errors import XinLianError
 
 MAX_CHECKPOINTS_KEPT = 20
@@ -58,6 +59,13 @@ class CheckpointWatch:
         self.verifier_key = verifier_key
         self.seen: list[Checkpoint] = []
         self._lock = threading.Lock()
+
+    def prime(self, calls: GatewayCalls) -> None:
+        """At start: the gateway's latest checkpoint, once checked, is the first one seen
+        (so the verify page proves every later one consistent with it); a gateway not
+        reachable now is asked again by the verify page."""
+        with contextlib.suppress(Refused):
+            self.check(calls, None)
 
     def check(self, calls: GatewayCalls, index: int | None) -> Report:
         response = calls.checkpoint()

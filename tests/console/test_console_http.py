@@ -265,3 +265,53 @@ def test_a_non_loopback_listen_address_is_a_usage_error(world: World) -> None:
         ]
     )
     assert code == ExitCode.USAGE
+
+
+def test_apply_admit_suspend_readmit_exit_through_the_console(world: World) -> None:
+    gw = world.gw
+    with console_for(world.admin, FakeClock(), enroll_address=gw.enroll_address) as console:
+        admin = Client(console.base_url)
+        admin.sign_in(console.link())
+        form = admin.get("/registry/apply")
+        assert gw.enroll_address in form.body
+        applied = admin.post(
+            "/registry/apply",
+            {
+                "csrf": form.csrf(),
+                "address": gw.enroll_address,
+                "name": "测试担保公司",
+                "kind": "institution",
+                "region": "350100",
+                "requested_id": "guarantor-1",
+            },
+        )
+        assert applied.status == 200 and "guarantor-1" in applied.body
+        token = admin.get("/registry").csrf()
+        admitted = admin.post(
+            "/registry/admit",
+            {
+                "csrf": token,
+                "node_id": "guarantor-1",
+                "security_assessment": "等保二级测评通过",
+                "authorization_assessment": "授权管理制度齐备",
+                "notes": "",
+            },
+        )
+        assert "xlt_" in admitted.body
+        for action, state in (
+            ("suspend", "suspended"),
+            ("readmit", "admitted"),
+            ("exit", "exited"),
+        ):
+            reply = admin.post(
+                f"/registry/{action}", {"csrf": token, "node_id": "bank-a", "reason": "复查"}
+            )
+            assert reply.status == 303
+            rows = admin.get("/registry?format=csv").body.lstrip("\ufeff")
+            bank = next(r for r in csv.DictReader(io.StringIO(rows)) if r["node_id"] == "bank-a")
+            assert bank["state"] == state
+        # the gateway's own refusal is shown as it said it: readmitting an exited node
+        again = admin.post(
+            "/registry/readmit", {"csrf": token, "node_id": "bank-a", "reason": "复查"}
+        )
+        assert again.status in (400, 409) and 'id="refusal"' in again.body
