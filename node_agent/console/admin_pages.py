@@ -156,8 +156,13 @@ async def apply(request: Request) -> Response:
     )
 
 
-def _cert_row(what: str, pem: bytes, now: datetime) -> dict[str, Any]:
-    cert = x509.load_pem_x509_certificate(pem)
+def _cert_row(what: str, data: bytes, now: datetime) -> dict[str, Any]:
+    """A certificate (PEM, or DER as a TLS handshake gives it) as a table row."""
+    cert = (
+        x509.load_pem_x509_certificate(data)
+        if data.startswith(b"-----")
+        else x509.load_der_x509_certificate(data)
+    )
     left = cert.not_valid_after_utc - now
     return {
         "what": what,
@@ -174,8 +179,10 @@ async def certificates_page(request: Request) -> Response:
     me = await run_in_threadpool(console.calls.me)
     files = console.calls.identity.files
     now = datetime.now(UTC)
+    server = await run_in_threadpool(console.calls.server_certificate)
     rows = [
         _cert_row(f"本节点 {me['node_id']}", files.cert.read_bytes(), now),
+        _cert_row(f"网关服务器 {console.calls.identity.gateway}", server, now),
         _cert_row("网关 CA", files.ca.read_bytes(), now),
     ]
     if wants_csv(request):

@@ -5,6 +5,8 @@ identity, turned into plain values for the pages. A refusal of the gateway is
 from __future__ import annotations
 
 import base64
+import socket
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -224,6 +226,23 @@ class GatewayCalls:
             "certificate_serial": response.certificate_serial,
             "certificate_not_after": _time(response.certificate_not_after),
         }
+
+    def server_certificate(self) -> bytes:
+        """The gateway's server certificate (DER), from a TLS handshake with the node's
+        own certificate, checked against the identity's CA and the gateway's TLS name."""
+        host, _, port = self.identity.gateway.rpartition(":")
+        context = ssl.create_default_context(cafile=str(self.identity.files.ca))
+        context.load_cert_chain(str(self.identity.files.cert), str(self.identity.files.key))
+        context.set_alpn_protocols(["h2"])
+        name = self.identity.server_name or host.strip("[]")
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=RPC_TIMEOUT_S) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+        if der is None:
+            raise Refused("UNAVAILABLE", "the gateway sent no certificate", "")
+        return der
 
     def nodes(self, state: str, kind: str, page_size: int, page_token: str) -> Page:
         request = registry_pb2.ListNodesRequest(

@@ -315,3 +315,22 @@ def test_apply_admit_suspend_readmit_exit_through_the_console(world: World) -> N
             "/registry/readmit", {"csrf": token, "node_id": "bank-a", "reason": "复查"}
         )
         assert again.status in (400, 409) and 'id="refusal"' in again.body
+
+
+def test_certificate_expiry_of_the_node_the_gateway_and_the_ca(world: World) -> None:
+    from cryptography import x509
+
+    mine = x509.load_pem_x509_certificate(world.officer.files.cert.read_bytes())
+    server = x509.load_pem_x509_certificate(world.gw.config.server_cert.read_bytes())
+    with console_for(world.officer, FakeClock()) as console:
+        user = Client(console.base_url)
+        user.sign_in(console.link())
+        rows = list(
+            csv.DictReader(io.StringIO(user.get("/certificates?format=csv").body.lstrip("\ufeff")))
+        )
+    by_what = {r["what"].split(" ")[0]: r for r in rows}
+    assert set(by_what) == {"本节点", "网关服务器", "网关"}
+    assert by_what["本节点"]["serial"] == format(mine.serial_number, "x")
+    assert by_what["网关服务器"]["serial"] == format(server.serial_number, "x")
+    assert by_what["本节点"]["not_after"] == mine.not_valid_after_utc.isoformat()
+    assert 80 <= int(by_what["本节点"]["days_left"]) <= 90
