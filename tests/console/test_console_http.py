@@ -5,7 +5,9 @@ CSV export and the verify page."""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 import subprocess
 import sys
 import time
@@ -334,3 +336,21 @@ def test_certificate_expiry_of_the_node_the_gateway_and_the_ca(world: World) -> 
     assert by_what["网关服务器"]["serial"] == format(server.serial_number, "x")
     assert by_what["本节点"]["not_after"] == mine.not_valid_after_utc.isoformat()
     assert 80 <= int(by_what["本节点"]["days_left"]) <= 90
+
+
+def test_search_pages_through_the_ledger(world: World) -> None:
+    with console_for(world.officer, FakeClock()) as console:
+        user = Client(console.base_url)
+        user.sign_in(console.link())
+        seen: list[str] = []
+        url = "/search?run=1&page_size=3"
+        for _ in range(50):
+            page = user.get(url)
+            seen += re.findall(r'<a href="/verify\?index=(\d+)">', page.body)
+            found = re.search(r'<a href="([^"]+)" id="next">', page.body)
+            if not found:
+                break
+            url = html.unescape(found.group(1))
+            assert "page_size=3" in url
+        assert len(seen) == len(set(seen)) >= 9
+        assert [int(i) for i in seen] == sorted(int(i) for i in seen)
