@@ -87,11 +87,19 @@ def layout(record_id: str, trace: dict[str, Any], public: set[str]) -> Graph:
     return Graph(WIDTH, height, tuple(boxes), tuple(edges))
 
 
-def timeline(rows: list[dict[str, Any]]) -> list[tuple[str, int, int]]:
-    """Entries per day (oldest first) as (day, count, bar width in px of 400)."""
-    counts: dict[str, int] = {}
+DISCLOSURE = "query"
+"""The action of an entry that disclosed data to a consumer."""
+BAR_PX = 400
+
+
+def timeline(rows: list[dict[str, Any]]) -> list[tuple[str, int, int, int, int]]:
+    """Per day (oldest first): disclosures (``query`` entries), other entries, and their
+    bar widths in px (of ``BAR_PX`` for the busiest day)."""
+    counts: dict[str, list[int]] = {}
     for row in rows:
-        day = row["time"][:10]
-        counts[day] = counts.get(day, 0) + 1
-    top = max(counts.values(), default=1)
-    return [(day, n, max(2, n * 400 // top)) for day, n in sorted(counts.items())]
+        day = counts.setdefault(row["time"][:10], [0, 0])
+        day[0 if row["action"] == DISCLOSURE else 1] += 1
+    top = max((a + b for a, b in counts.values()), default=1)
+    return [
+        (day, a, b, a * BAR_PX // top, b * BAR_PX // top) for day, (a, b) in sorted(counts.items())
+    ]

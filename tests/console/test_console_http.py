@@ -354,3 +354,19 @@ def test_search_pages_through_the_ledger(world: World) -> None:
             assert "page_size=3" in url
         assert len(seen) == len(set(seen)) >= 9
         assert [int(i) for i in seen] == sorted(int(i) for i in seen)
+
+
+def test_an_enterprises_disclosures_over_time(world: World) -> None:
+    with console_for(world.officer, FakeClock()) as console:
+        user = Client(console.base_url)
+        user.sign_in(console.link())
+        page = user.get(f"/enterprise?enterprise={world.code}").body
+        (bars,) = re.findall(r"披露 (\d+) · 其他 (\d+)", page)
+        assert bars[0] == "1"  # the bank's query; the push and the officer's own are others
+        assert "bank-a" in page.split('id="entries"')[1]
+        rows = csv.DictReader(
+            io.StringIO(
+                user.get(f"/enterprise?enterprise={world.code}&format=csv").body.lstrip("\ufeff")
+            )
+        )
+        assert [r["actor"] for r in rows if r["action"] == "query"] == ["bank-a"]
