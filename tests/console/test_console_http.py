@@ -370,3 +370,18 @@ def test_an_enterprises_disclosures_over_time(world: World) -> None:
             )
         )
         assert [r["actor"] for r in rows if r["action"] == "query"] == ["bank-a"]
+
+
+def test_what_the_gateway_returns_is_escaped(world: World) -> None:
+    """A name an applicant chose is text on the page, never markup."""
+    from node_agent import enroll as enrollment
+
+    gw = world.gw
+    evil = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    enrollment.apply(gw.enroll_address, gw.ca_pem, name=evil, kind="institution", region="350100")
+    with console_for(world.admin, FakeClock()) as console:
+        user = Client(console.base_url)
+        user.sign_in(console.link())
+        page = user.get("/registry").body
+    assert "<script" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
