@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from cryptography import x509
 from starlette.concurrency import run_in_threadpool
@@ -15,8 +14,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from node_agent.console.officer_pages import MAX_PAGE_SIZE, _int, _next_url
-from node_agent.console.web import checked_form, console_of, csv_response, render, wants_csv
+from node_agent.console.web import (
+    MAX_PAGE_SIZE,
+    checked_form,
+    console_of,
+    csv_response,
+    csv_url,
+    next_page_url,
+    query_int,
+    render,
+    wants_csv,
+)
 from xinlian.wire import KIND_TO_WIRE
 
 NODE_COLUMNS = (
@@ -73,7 +81,7 @@ async def registry_page(request: Request) -> Response:
         console_of(request).calls.nodes,
         state,
         kind,
-        min(_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
+        min(query_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
         q.get("page_token", ""),
     )
     rows = [{**n, "categories": ",".join(n["categories"])} for n in page.rows]
@@ -87,8 +95,8 @@ async def registry_page(request: Request) -> Response:
         kind=kind,
         states=STATES,
         kinds=sorted(KIND_TO_WIRE),
-        next_url=_next_url(request, page.next_token),
-        csv_url=f"/registry?{urlencode({**q, 'format': 'csv'})}",
+        next_url=next_page_url(request, page.next_token),
+        csv_url=csv_url(request),
     )
 
 
@@ -206,7 +214,7 @@ async def objections_page(request: Request) -> Response:
         rows=rows,
         state=state,
         overdue=overdue,
-        csv_url=f"/objections?{urlencode({**q, 'format': 'csv'})}",
+        csv_url=csv_url(request),
     )
 
 

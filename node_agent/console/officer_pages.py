@@ -6,7 +6,6 @@ CLI's; the verify page asks only for checkpoints and proofs, which are not recor
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -17,7 +16,16 @@ from starlette.routing import Route
 from audit.entry import Action, Outcome
 from node_agent.console.calls import SearchFilters
 from node_agent.console.graph import layout, timeline
-from node_agent.console.web import console_of, csv_response, render, wants_csv
+from node_agent.console.web import (
+    MAX_PAGE_SIZE,
+    console_of,
+    csv_response,
+    csv_url,
+    next_page_url,
+    query_int,
+    render,
+    wants_csv,
+)
 
 ENTRY_COLUMNS = (
     "index",
@@ -53,7 +61,6 @@ DESTINATION_COLUMNS = (
 )
 NOTICE_COLUMNS = ("notice_id", "node_id", "old_version", "new_version", "reason", "created_at")
 CHECK_COLUMNS = ("what", "ok", "detail", "proof")
-MAX_PAGE_SIZE = 500
 
 
 def _time(value: str, name: str) -> datetime | None:
@@ -64,25 +71,6 @@ def _time(value: str, name: str) -> datetime | None:
     except ValueError:
         raise HTTPException(400, f"{name}：时间格式应为 ISO 8601，收到 {value[:40]!r}") from None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-
-
-def _int(value: str, name: str) -> int:
-    if not value:
-        return 0
-    if not value.isdigit() or int(value) > MAX_PAGE_SIZE * 10**12:
-        raise HTTPException(400, f"{name}：应为非负整数")
-    return int(value)
-
-
-def _next_url(request: Request, token: str) -> str:
-    if not token:
-        return ""
-    params = {k: v for k, v in request.query_params.items() if k != "page_token"}
-    return f"{request.url.path}?{urlencode({**params, 'page_token': token})}"
-
-
-def _csv_url(request: Request, **extra: str) -> str:
-    return f"{request.url.path}?{urlencode({**request.query_params, 'format': 'csv', **extra})}"
 
 
 async def search_page(request: Request) -> Response:
@@ -98,7 +86,7 @@ async def search_page(request: Request) -> Response:
         outcome=form["outcome"],
         since=_time(form["since"], "起始时间"),
         until=_time(form["until"], "截止时间"),
-        page_size=min(_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
+        page_size=min(query_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
         page_token=q.get("page_token", ""),
     )
     page = await run_in_threadpool(console_of(request).calls.search, filters)
@@ -111,8 +99,8 @@ async def search_page(request: Request) -> Response:
         choices=choices,
         page=page,
         columns=ENTRY_COLUMNS,
-        next_url=_next_url(request, page.next_token),
-        csv_url=_csv_url(request),
+        next_url=next_page_url(request, page.next_token),
+        csv_url=csv_url(request),
     )
 
 
@@ -141,7 +129,7 @@ async def trace_page(request: Request) -> Response:
         source=source,
         trace=trace,
         graph=layout(record_id, trace, console.public_categories),
-        csv_urls={t: _csv_url(request, table=t) for t in ("sources", "destinations", "notices")},
+        csv_urls={t: csv_url(request, table=t) for t in ("sources", "destinations", "notices")},
     )
 
 
@@ -153,7 +141,7 @@ async def enterprise_page(request: Request) -> Response:
     page = await run_in_threadpool(
         console_of(request).calls.trace_enterprise,
         code,
-        min(_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
+        min(query_int(q.get("page_size", ""), "每页条数"), MAX_PAGE_SIZE),
         q.get("page_token", ""),
     )
     if wants_csv(request):
@@ -165,14 +153,14 @@ async def enterprise_page(request: Request) -> Response:
         page=page,
         columns=ENTRY_COLUMNS,
         days=timeline(page.rows),
-        next_url=_next_url(request, page.next_token),
-        csv_url=_csv_url(request),
+        next_url=next_page_url(request, page.next_token),
+        csv_url=csv_url(request),
     )
 
 
 async def verify_page(request: Request) -> Response:
     raw = request.query_params.get("index", "")
-    index = _int(raw, "条目序号") if raw else None
+    index = query_int(raw, "条目序号") if raw else None
     console = console_of(request)
     report = await run_in_threadpool(console.watch.check, console.calls, index)
     if wants_csv(request):
@@ -181,7 +169,7 @@ async def verify_page(request: Request) -> Response:
             for c in report.checks
         ]
         return csv_response("verify", CHECK_COLUMNS, rows)
-    return render(request, "verify.html", report=report, index=raw, csv_url=_csv_url(request))
+    return render(request, "verify.html", report=report, index=raw, csv_url=csv_url(request))
 
 
 ROUTES = [

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -31,6 +32,8 @@ COOKIE = "xinlian_console"
 CSRF_FIELD = "csrf"
 PUBLIC_PATHS = ("/signin", "/static/")
 """Paths served without a session: the sign-in link and the style sheet."""
+MAX_PAGE_SIZE = 500
+"""Entries or nodes asked of the gateway per page at most (it has its own limit too)."""
 MIN_LINK_INTERVAL_S = 10.0
 """At most one fresh sign-in link printed per this many seconds (after a logout or an
 expired session)."""
@@ -199,6 +202,31 @@ def csv_response(name: str, columns: Sequence[str], rows: Iterable[dict[str, Any
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
     )
+
+
+MAX_INT64 = 2**63 - 1
+
+
+def query_int(value: str, name: str) -> int:
+    """A non-negative int64 from a query parameter ("" is 0); else 400 naming ``name``."""
+    if not value:
+        return 0
+    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_INT64:
+        raise HTTPException(400, f"{name}：应为非负整数")
+    return int(value)
+
+
+def next_page_url(request: Request, token: str) -> str:
+    """The same page with the gateway's next page token ("" on the last page)."""
+    if not token:
+        return ""
+    params = {k: v for k, v in request.query_params.items() if k != "page_token"}
+    return f"{request.url.path}?{urlencode({**params, 'page_token': token})}"
+
+
+def csv_url(request: Request, **extra: str) -> str:
+    """The same request as a CSV download."""
+    return f"{request.url.path}?{urlencode({**request.query_params, 'format': 'csv', **extra})}"
 
 
 def wants_csv(request: Request) -> bool:
