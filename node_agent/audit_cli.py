@@ -161,7 +161,7 @@ def _entries_table(entries: Iterable[Any], title: str) -> Table:
     return table
 
 
-def _entry_json(e: Any) -> dict[str, Any]:
+def entry_json(e: Any) -> dict[str, Any]:
     details: Any = None
     if e.entry:
         try:
@@ -190,7 +190,7 @@ def _show_entries(response: Any, title: str, as_json: bool, **head: Any) -> None
         emit_json(
             {
                 **head,
-                "entries": [_entry_json(e) for e in response.entries],
+                "entries": [entry_json(e) for e in response.entries],
                 "next_page_token": response.next_page_token,
             }
         )

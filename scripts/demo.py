@@ -231,6 +231,9 @@ def run_scenario(listen: str, enroll: str) -> None:
     from demo_report import report_section
 
     report_section(xl, banner, identity, DEMO)
+    from demo_console import console_section
+
+    console_section(banner, identity("officer-1"), admin, listen, record_id, code)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

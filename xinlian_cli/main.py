@@ -24,6 +24,7 @@ from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.catalog_cli import catalog_group
 from node_agent.cli import admin_group, node_group
+from node_agent.console.cli import console_group
 from node_agent.notices_cli import notices_group
 from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
 from node_agent.repairs_cli import repair_group
@@ -68,6 +69,7 @@ cli.add_command(repair_group)
 cli.add_command(objection_group)
 cli.add_command(catalog_group)
 cli.add_command(report_group)
+cli.add_command(console_group)
 
 
 def _reason(error: grpc.RpcError) -> str:

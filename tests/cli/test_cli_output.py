@@ -168,6 +168,7 @@ def test_platform_and_operator_commands_print_json(gateway: Gateway, tmp_path: P
 # Commands without --json, each with why. Everything else that prints data has it.
 WITHOUT_JSON = {
     "gateway serve": "runs the gateway; prints logs, not a result",
+    "console serve": "runs the web console; prints its sign-in link, not a result",
     "gateway config": "prints JSON always",
     "gateway init": "not yet: its output changes with the config work of issue 15",
 }

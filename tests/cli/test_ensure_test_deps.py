@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ensure_test_deps.sh"
-TOOLS = ("make", "go", "promtool", "haproxy")
+TOOLS = ("make", "go", "promtool", "haproxy", "chromium", "chromedriver")
 
 
 def _run(
@@ -34,10 +34,13 @@ def _run(
     cjk = tmp / "NotoSansCJK-Regular.ttc"
     if font:
         cjk.write_text("")
+    font = tmp / "NotoSansCJK-Regular.ttc"
+    font.write_text("")
     env = {
         "PATH": str(bin_dir),
         "PG_GLOB": str(tmp / "pg" / "initd*"),
         "GO_X_MOD_DIR": str(x_mod),
+        "CJK_FONT_GLOB": str(font),
         "APT_GET": apt_get,
         "CJK_FONT_GLOB": str(cjk),
     }
@@ -53,9 +56,9 @@ def test_nothing_missing_exits_0(tmp_path: Path) -> None:
 
 
 def test_without_apt_it_prints_the_exact_install_command(tmp_path: Path) -> None:
-    result = _run(tmp_path, ("make", "promtool"), apt_get="no-such-apt-get")
+    result = _run(tmp_path, ("make", "promtool", "chromium"), apt_get="no-such-apt-get")
     assert result.returncode == 1
-    assert "sudo apt-get install -y golang-go haproxy" in result.stderr
+    assert "sudo apt-get install -y golang-go haproxy chromium-driver" in result.stderr
 
 
 def test_a_missing_cjk_font_is_named(tmp_path: Path) -> None:
@@ -67,15 +70,18 @@ def test_a_missing_cjk_font_is_named(tmp_path: Path) -> None:
 def test_as_root_with_apt_it_installs_what_is_missing(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         result = _run(tmp_path, ("make",), apt_get="no-such-apt-get")
-        assert "sudo apt-get install -y golang-go prometheus haproxy" in result.stderr
+        assert (
+            "sudo apt-get install -y golang-go prometheus haproxy chromium chromium-driver"
+            in result.stderr
+        )
         return
     log = tmp_path / "apt.log"
     fake = tmp_path / "fake-apt-get"
     fake.write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
     fake.chmod(0o755)
-    result = _run(tmp_path, ("make", "go", "promtool"), apt_get=str(fake))
+    result = _run(tmp_path, ("make", "go", "promtool", "chromedriver"), apt_get=str(fake))
     assert result.returncode == 0, result.stderr
-    assert log.read_text().splitlines() == ["update -qq", "install -y -qq haproxy"]
+    assert log.read_text().splitlines() == ["update -qq", "install -y -qq haproxy chromium"]
 
 
 def test_make_names_python3_venv_when_venv_fails(tmp_path: Path) -> None:
