@@ -59,7 +59,9 @@ class Member:
     def config(self) -> GatewayConfig:
         return GatewayConfig.load(self.home)
 
-    def append(self, trace_id: str, details: dict[str, object], action: Action = Action.QUERY) -> int:
+    def append(
+        self, trace_id: str, details: dict[str, object], action: Action = Action.QUERY
+    ) -> int:
         """One ledger entry through the normal append path (the group committer)."""
         gw = self.running
         entry = Entry(

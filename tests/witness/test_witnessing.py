@@ -18,8 +18,8 @@ from support.witness_net import clone_member, free_port, network, start_member, 
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_note
 from audit.cosignature import (
-    Cosigner,
     CosignatureVerifier,
+    Cosigner,
     SignedView,
     SplitView,
     verified_cosignatures,
@@ -65,7 +65,9 @@ def test_peers_cosign_each_other_after_consistency_proofs(
         stub = witness_pb2_grpc.WitnessServiceStub(b.running.admin().channel())
         served = stub.GetCosignedCheckpoint(witness_pb2.GetCosignedCheckpointRequest(), timeout=30)
         assert (served.tree_size, list(served.witnesses)) == (first, ["gw-a"])
-        assert open_note(served.checkpoint, NoteVerifier.from_key_string(b.verifier_key)).size == first
+        assert (
+            open_note(served.checkpoint, NoteVerifier.from_key_string(b.verifier_key)).size == first
+        )
         cosigs = verified_cosignatures(
             served.checkpoint, [CosignatureVerifier.from_key_string(a.verifier_key)]
         )
