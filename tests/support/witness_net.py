@@ -83,7 +83,7 @@ class Member:
         return stored.tree_size
 
 
-def _edit_config(home: Path, **values: object) -> None:
+def edit_config(home: Path, **values: object) -> None:
     path = home / "config.json"
     data = json.loads(path.read_text())
     data.update(values)
@@ -113,7 +113,7 @@ def link(members: list[Member], *, interval_s: float = 3600.0) -> None:
     """Write each member's witness_peers: every other member."""
     for member in members:
         member.peers = [p.gateway_id for p in members if p is not member]
-        _edit_config(
+        edit_config(
             member.home,
             witness_peers=[peer_entry(member, p) for p in members if p is not member],
             witness_interval_s=interval_s,
@@ -160,7 +160,7 @@ def clone_member(source: Member, name: str, port: int | None = None) -> Member:
     home = source.home.parent.parent / name / "gateway"
     shutil.copytree(source.home, home)
     db = home / "gateway.db"
-    _edit_config(home, db_url=f"sqlite:///{db.resolve()}")
+    edit_config(home, db_url=f"sqlite:///{db.resolve()}")
     return Member(source.name, home, port or free_port(), free_port())
 
 
@@ -184,7 +184,7 @@ def network(
             for p in members
             if p is not member
         ]
-        _edit_config(member.home, witness_peers=entries)
+        edit_config(member.home, witness_peers=entries)
     with ExitStack() as stack:
         for member in members:
             start_member(member)

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from support.witness_net import clone_member, free_port, network, start_member, stop_member
+from support.witness_net import (
+    clone_member,
+    edit_config,
+    free_port,
+    network,
+    start_member,
+    stop_member,
+)
 
 from audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_note
 from audit.cosignature import (
@@ -195,5 +202,35 @@ def test_a_forged_split_view_is_detected_and_kept_as_evidence(
             code, report = _run_json(capsys, "audit", "verify", "--home", str(c.home), "--json")
             assert code == 0
             assert any(n["code"] == "SPLIT_VIEW" for n in report["notices"])
+        finally:
+            stop_member(a2)
+
+
+def test_a_rewritten_history_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """b cosigned a's tree of size n; later a larger tree under a's key that does not
+    extend it (a copy of a's home that went another way) fails the consistency proof from
+    n, and b refuses to cosign it."""
+    with network(tmp_path, ["a", "b"]) as (a, b):
+        stop_member(a)
+        a2 = clone_member(a, "a2")
+        start_member(a)
+        start_member(a2)
+        try:
+            a.append("t", {"branch": "real"})
+            a.checkpoint()
+            code, result = _run_json(capsys, "audit", "witness", "--home", str(b.home), "--json")
+            assert _outcome(result, "gw-a")["status"] == "cosigned"
+            for n in range(3):
+                a2.append("t", {"branch": "rewritten", "n": n})
+            a2.checkpoint()
+            # b is now pointed at the other branch (as if a switched what it shows b)
+            config = json.loads((b.home / "config.json").read_text())
+            config["witness_peers"][0]["endpoint"] = f"127.0.0.1:{a2.port}"
+            edit_config(b.home, witness_peers=config["witness_peers"])
+            code, result = _run_json(capsys, "audit", "witness", "--home", str(b.home), "--json")
+            assert code == 1
+            got = _outcome(result, "gw-a")
+            assert got["status"] == "inconsistent" and "refused" in got["message"]
+            assert b.running.runtime.store.read(cosigned_count) == 1
         finally:
             stop_member(a2)
