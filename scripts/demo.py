@@ -223,6 +223,7 @@ def run_scenario(listen: str, enroll: str) -> None:
     from demo_objections import objection_section  # scripts/ is on sys.path
 
     objection_section(xl, banner, identity, DEMO, record_id, code)
+    __import__("demo_witness").witness_section(xl, banner, DEMO, HOME, listen)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
