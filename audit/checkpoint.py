@@ -113,15 +113,14 @@ def _check_note_text(field: str, text: str) -> None:
         raise InvalidArgument.field(field, "unpaired surrogate", "valid UTF-8")
 
 
-def key_id(name: str, public_key: bytes) -> int:
-    """Ed25519 note key ID: first 4 bytes (big-endian) of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key
-    ).digest()
+def key_id(name: str, public_key: bytes, alg: int = ALG_ED25519) -> int:
+    """Note key ID: first 4 bytes (big-endian) of SHA-256(name ‖ 0x0A ‖ alg ‖ key); alg
+    0x01 for an Ed25519 note key, 0x04 for a cosignature/v1 key (audit.cosignature)."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def _raw_public_key(key: ed25519.Ed25519PublicKey) -> bytes:
+def raw_public_key(key: ed25519.Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -222,7 +221,7 @@ class NoteVerifier:
             raise InvalidArgument.field("public_key", type(public_key).__name__, "Ed25519")
         self._name = _check_key_name(name)
         self._public_key = public_key
-        self._raw = _raw_public_key(public_key)
+        self._raw = raw_public_key(public_key)
         self._key_id = key_id(self._name, self._raw)
 
     @property

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from audit.checkpoint import (
@@ -45,7 +43,9 @@ from audit.checkpoint import (
     NoteSignature,
     NoteSigner,
     NoteVerifier,
+    key_id,
     open_note,
+    raw_public_key,
     split_note,
 )
 from xinlian.errors import IntegrityViolation, InvalidArgument
@@ -65,10 +65,7 @@ _EM_DASH = "\u2014"
 
 def cosignature_key_id(name: str, public_key: bytes) -> int:
     """SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key)[:4], big-endian."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALG_COSIGNATURE_V1]) + public_key
-    ).digest()
-    return int.from_bytes(digest[:4], "big")
+    return key_id(name, public_key, ALG_COSIGNATURE_V1)
 
 
 def cosigned_message(body: bytes, timestamp: int) -> bytes:
@@ -82,10 +79,6 @@ def _check_timestamp(timestamp: int) -> None:
         raise InvalidArgument.field("cosignature.timestamp", timestamp, "an integer")
     if not 0 <= timestamp <= MAX_TIMESTAMP:
         raise InvalidArgument.field("cosignature.timestamp", timestamp, "0..2^63-1")
-
-
-def _raw(key: ed25519.Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 @dataclass(frozen=True)
@@ -141,7 +134,7 @@ class CosignatureVerifier:
         # the key name rules are the note's: NoteVerifier checks them
         self._name = NoteVerifier(name, public_key).name
         self._key = public_key
-        self._raw = _raw(public_key)
+        self._raw = raw_public_key(public_key)
         self._key_id = cosignature_key_id(self._name, self._raw)
 
     @classmethod

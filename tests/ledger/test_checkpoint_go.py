@@ -8,52 +8,22 @@ the sources are missing the build fails, so a broken CI image is noticed.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from support.go_tools import GO, build_go_tool
 
 from audit.checkpoint import Checkpoint, NoteSigner
 from audit.merkle import leaf_hash
-
-GO = shutil.which("go")
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "note_verify" / "main.go"
-GOPATH = os.environ.get("XINLIAN_TEST_GOPATH", "/usr/share/gocode")
 
 pytestmark = pytest.mark.skipif(GO is None, reason="Go toolchain ('go') not on PATH")
 
 
 @pytest.fixture(scope="module")
 def note_verify(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert GO is not None
-    out = tmp_path_factory.mktemp("note_verify")
-    binary = out / "note_verify"
-    env = {
-        **os.environ,
-        "GOPATH": GOPATH,
-        "GO111MODULE": "off",
-        "GOFLAGS": "",
-        "GOCACHE": str(out / "gocache"),
-        "GOTOOLCHAIN": "local",
-        "GOPROXY": "off",
-        "CGO_ENABLED": "0",
-    }
-    result = subprocess.run(
-        [GO, "build", "-o", str(binary), str(TOOL)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        "building tests/tools/note_verify failed (is golang-golang-x-mod-dev installed, "
-        f"GOPATH={GOPATH}?):\n{result.stderr}"
-    )
-    return binary
+    return build_go_tool("note_verify", tmp_path_factory.mktemp("note_verify"))
 
 
 def run(binary: Path, verifier_key: str, note: str) -> subprocess.CompletedProcess[str]:

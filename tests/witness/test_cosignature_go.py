@@ -6,50 +6,23 @@ offline, as tests/ledger/test_checkpoint_go.py does; skipped only without ``go``
 from __future__ import annotations
 
 import base64
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from support.go_tools import GO, build_go_tool
 
 from audit.checkpoint import Checkpoint, NoteSigner, verify_note
 from audit.cosignature import Cosigner, with_cosignatures
 from audit.merkle import leaf_hash
-
-GO = shutil.which("go")
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "cosig_verify" / "main.go"
-GOPATH = os.environ.get("XINLIAN_TEST_GOPATH", "/usr/share/gocode")
 
 pytestmark = pytest.mark.skipif(GO is None, reason="Go toolchain ('go') not on PATH")
 
 
 @pytest.fixture(scope="module")
 def cosig_verify(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    assert GO is not None
-    out = tmp_path_factory.mktemp("cosig_verify")
-    binary = out / "cosig_verify"
-    env = {
-        **os.environ,
-        "GOPATH": GOPATH,
-        "GO111MODULE": "off",
-        "GOFLAGS": "",
-        "GOCACHE": str(out / "gocache"),
-        "GOTOOLCHAIN": "local",
-        "GOPROXY": "off",
-        "CGO_ENABLED": "0",
-    }
-    result = subprocess.run(
-        [GO, "build", "-o", str(binary), str(TOOL)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, f"building tests/tools/cosig_verify failed:\n{result.stderr}"
-    return binary
+    return build_go_tool("cosig_verify", tmp_path_factory.mktemp("cosig_verify"))
 
 
 def _run(binary: Path, name: str, key: bytes, note: str) -> subprocess.CompletedProcess[str]:
