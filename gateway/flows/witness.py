@@ -8,11 +8,12 @@ Steps of ``witness_peer`` (one peer, one round), numbered as in the code:
 1. fetch the peer's latest signed checkpoint: it must carry the peer's signature (its
    verifier key, from the peer descriptor) and the peer's origin;
 2. keep it as a *view* of the peer's log (source: the peer itself);
-3. ask every other reachable peer for the latest checkpoint of this log it cosigned
-   (``GetWitnessed``); each must carry the log's signature too, and is kept as a view
-   (source: that witness). Any (origin, size) now seen with two roots is a *split view*:
-   both signed notes are kept as evidence (``split_views``), logged, counted, and this
-   gateway refuses to cosign that log;
+3. the checkpoint the peer serves with its cosignatures (``GetCosignedCheckpoint``), if
+   another known peer cosigned it, and what every other reachable peer says it last
+   cosigned of this log (``GetWitnessed``) are views too (sources: ``cosigned by …``,
+   ``witness …``); each must carry the log's signature. Any (origin, size) now seen
+   with two roots is a *split view*: both signed notes are kept as evidence
+   (``split_views``), logged, counted, and this gateway refuses to cosign that log;
 4. compare with the last checkpoint of this log this gateway cosigned: a smaller one is
    stale (refused); the same one is already cosigned (its cosignature is sent again); a
    larger one needs the peer's consistency proof from the last size, which must verify
@@ -39,7 +40,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from audit.checkpoint import Checkpoint, NoteSigner, open_note, split_note
-from audit.cosignature import Cosigner, SignedView, SplitView
+from audit.cosignature import Cosigner, SignedView, SplitView, verified_cosignatures
 from audit.merkle import ProofError, verify_consistency
 from gateway.core import metrics
 from gateway.flows.witness_peers import PeerConnector, PeerLog, WitnessPeer
@@ -113,13 +114,12 @@ class Witness:
 
     async def round(self, peers: Sequence[WitnessPeer]) -> list[WitnessOutcome]:
         """Witness every peer once, in order; one peer's failure never stops the others."""
-        reachable = [p for p in peers if p.reachable]
         outcomes = []
         for peer in peers:
             if not peer.reachable:
                 outcomes.append(WitnessOutcome(peer.gateway_id, NOT_REACHABLE))
                 continue
-            others = [p for p in reachable if p.gateway_id != peer.gateway_id]
+            others = [p for p in peers if p.gateway_id != peer.gateway_id]
             outcome = await self.witness_peer(peer, others)
             metrics.witness_rounds.add(1, {"peer": peer.gateway_id, "outcome": outcome.status})
             outcomes.append(outcome)
@@ -128,6 +128,8 @@ class Witness:
     async def witness_peer(
         self, peer: WitnessPeer, others: Sequence[WitnessPeer] = ()
     ) -> WitnessOutcome:
+        """One round for ``peer``; ``others``: the other peers (the reachable ones are
+        asked what they cosigned; the cosignatures of all are recognized)."""
         try:
             client = self.connect(peer)
         except XinLianError as exc:
@@ -151,10 +153,14 @@ class Witness:
             checkpoint = open_note(note, key, origin=peer.origin)
         except (IntegrityViolation, InvalidArgument) as exc:
             return WitnessOutcome(pid, BAD_CHECKPOINT, message=str(exc))
-        # (2) + (3) views of the log: the peer's own, then what the other witnesses cosigned
+        # (2) + (3) views of the log: the peer's own, the checkpoint it serves with other
+        # witnesses' cosignatures, then what each other witness says it cosigned
         views = [SignedView(note, f"peer {pid}")]
+        attached = await self._attached(peer, client, others)
+        if attached is not None:
+            views.append(attached)
         for other in others:
-            seen = await self._witnessed_by(other, peer)
+            seen = await self._witnessed_by(other, peer) if other.reachable else None
             if seen is not None:
                 views.append(seen)
         splits: list[SplitView] = []
@@ -204,6 +210,23 @@ class Witness:
         # (6) hand it to the peer
         delivered = await self._deliver(client, checkpoint.size, row.cosignature)
         return WitnessOutcome(pid, COSIGNED, checkpoint.size, delivered=delivered)
+
+    async def _attached(
+        self, peer: WitnessPeer, client: PeerLog, others: Sequence[WitnessPeer]
+    ) -> SignedView | None:
+        """(3) The checkpoint the peer serves with cosignatures, if it carries the log's
+        signature and a valid cosignature of another known peer (a statement by that
+        witness that it saw this tree)."""
+        by_name = {o.cosignature_verifier.name: o for o in others}
+        try:
+            note = await client.cosigned_checkpoint()
+            open_note(note, peer.log_verifier, origin=peer.origin)
+            found = verified_cosignatures(note, [o.cosignature_verifier for o in others])
+        except XinLianError as exc:
+            log.info("witness: no cosigned checkpoint of %s (%s)", peer.gateway_id, exc.reason)
+            return None
+        names = sorted({by_name[c.name].gateway_id for c in found if c.name in by_name})
+        return SignedView(note, "cosigned by " + ", ".join(names)) if names else None
 
     async def _witnessed_by(self, other: WitnessPeer, peer: WitnessPeer) -> SignedView | None:
         """(3) What ``other`` last cosigned of ``peer``'s log, if it carries the log's

@@ -109,6 +109,9 @@ class PeerLog(Protocol):
     async def inclusion(self, index: int, tree_size: int) -> PeerInclusion:
         """The peer's inclusion proof of ``index`` (``tree_size`` 0: its latest)."""
 
+    async def cosigned_checkpoint(self) -> str:
+        """The peer's latest checkpoint that gathered cosignatures, with them."""
+
     async def submit_cosignature(self, tree_size: int, line: str) -> None:
         """Hand the peer this gateway's cosignature of its checkpoint of ``tree_size``."""
 

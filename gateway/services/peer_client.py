@@ -122,6 +122,14 @@ class GrpcPeerLog:
             [bytes(h) for h in response.proof],
         )
 
+    async def cosigned_checkpoint(self) -> str:
+        response = await self._call(
+            lambda: self.witness.GetCosignedCheckpoint(
+                witness_pb2.GetCosignedCheckpointRequest(), timeout=PEER_RPC_TIMEOUT_S
+            )
+        )
+        return str(response.checkpoint)
+
     async def submit_cosignature(self, tree_size: int, line: str) -> None:
         await self._call(
             lambda: self.witness.SubmitCosignature(
