@@ -11,6 +11,8 @@ reply leaves.
 
 from __future__ import annotations
 
+import asyncio
+
 from grpc import aio
 
 from audit.entry import Action
@@ -78,8 +80,10 @@ class WitnessServicer(witness_pb2_grpc.WitnessServiceServicer):
             raise InvalidArgument.field("cosignature", len(line), "one signature line")
         peers = configured_peers(self.rt.config)
         now = self.rt.clock.now()
-        await self.rt.read(
-            lambda conn: accept_cosignature(conn, peers, caller.node_id, size, line, now)
+        await asyncio.get_running_loop().run_in_executor(
+            None,
+            self.rt.store.write,
+            lambda conn: accept_cosignature(conn, peers, caller.node_id, size, line, now),
         )
         return pb.SubmitCosignatureResponse()
 
