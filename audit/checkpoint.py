@@ -113,15 +113,14 @@ def _check_note_text(field: str, text: str) -> None:
         raise InvalidArgument.field(field, "unpaired surrogate", "valid UTF-8")
 
 
-def key_id(name: str, public_key: bytes) -> int:
-    """Ed25519 note key ID: first 4 bytes (big-endian) of SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key)."""
-    digest = hashlib.sha256(
-        name.encode("utf-8") + b"\n" + bytes([ALG_ED25519]) + public_key
-    ).digest()
+def key_id(name: str, public_key: bytes, alg: int = ALG_ED25519) -> int:
+    """Note key ID: first 4 bytes (big-endian) of SHA-256(name ‖ 0x0A ‖ alg ‖ key); alg
+    0x01 for an Ed25519 note key, 0x04 for a cosignature/v1 key (audit.cosignature)."""
+    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([alg]) + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
-def _raw_public_key(key: ed25519.Ed25519PublicKey) -> bytes:
+def raw_public_key(key: ed25519.Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
@@ -222,7 +221,7 @@ class NoteVerifier:
             raise InvalidArgument.field("public_key", type(public_key).__name__, "Ed25519")
         self._name = _check_key_name(name)
         self._public_key = public_key
-        self._raw = _raw_public_key(public_key)
+        self._raw = raw_public_key(public_key)
         self._key_id = key_id(self._name, self._raw)
 
     @property
@@ -369,6 +368,11 @@ class NoteSigner:
     def sign_checkpoint(self, checkpoint: Checkpoint) -> str:
         return self.sign_note(checkpoint.body())
 
+    def sign_bytes(self, message: bytes) -> bytes:
+        """Ed25519 over ``message`` with this key, for a format whose message is domain
+        separated from a note body (``audit.cosignature``: ``cosignature/v1`` first)."""
+        return self._private_key.sign(message)
+
     def __repr__(self) -> str:
         return f"NoteSigner(name={self.name!r}, key_id={self.key_id:08x})"
 
@@ -376,32 +380,31 @@ class NoteSigner:
 # --------------------------------------------------------------------------- opening
 
 
-def verify_note(text: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifier]) -> bytes:
-    """Check a signed note and return its body (the signed text, final newline included).
+@dataclass(frozen=True)
+class NoteSignature:
+    """One parsed signature line: key name, 32-bit key ID, and the rest of the decoded
+    base64 (the signature, which for a cosignature starts with a timestamp)."""
 
-    Steps, numbered as in the code:
-      (1) size ≤ MAX_NOTE_BYTES; (2) valid UTF-8 without control characters other than
-      LF; (3) split at the last blank line into body and a non-empty signature block
-      ending in LF; (4) every signature line is well formed, at most MAX_SIGNATURES;
-      (5) every line whose (name, key ID) is a known key must verify, lines from
-      unknown keys are ignored; (6) at least one known key must have signed.
-    """
-    known = [verifiers] if isinstance(verifiers, NoteVerifier) else list(verifiers)
-    if not all(isinstance(v, NoteVerifier) for v in known):
-        raise TypeError("verifiers must be NoteVerifier objects")
-    by_id = {(v.name, v.key_id): v for v in known}
+    name: str
+    key_id: int
+    signature: bytes
 
+
+def split_note(text: str | bytes) -> tuple[bytes, list[NoteSignature]]:
+    """A signed note's body (final newline included) and parsed signature lines, none
+    verified. Steps, numbered as in the code: (1) size ≤ MAX_NOTE_BYTES; (2) valid
+    UTF-8 without control characters other than LF; (3) split at the last blank line
+    into body and a non-empty signature block ending in LF; (4) every signature line is
+    well formed, at most MAX_SIGNATURES."""
     # (1) Size limit, before any other work (a str is at most 4 bytes per character).
     if len(text) > MAX_NOTE_BYTES:
         raise InvalidArgument.field("note", f"{len(text)} units", f"≤ {MAX_NOTE_BYTES} bytes")
-
     # (2) UTF-8, no control characters except newline.
     decoded = _decode_note(text, "note")
     size = len(decoded.encode("utf-8"))
     if size > MAX_NOTE_BYTES:
         raise InvalidArgument.field("note", f"{size} bytes", f"≤ {MAX_NOTE_BYTES} bytes")
     _check_note_text("note", decoded)
-
     # (3) Body, blank line, signature block ending in LF.
     split = decoded.rfind("\n\n")
     if split < 0:
@@ -412,13 +415,12 @@ def verify_note(text: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifi
             "note", "signature block", "one or more lines, each ending in LF"
         )
     lines = block[:-1].split("\n")
-
     # (4) Parse every signature line before verifying any.
     if len(lines) > MAX_SIGNATURES:
         raise InvalidArgument.field(
             "note", f"{len(lines)} signatures", f"≤ {MAX_SIGNATURES} signatures"
         )
-    parsed: list[tuple[str, int, bytes]] = []
+    parsed: list[NoteSignature] = []
     for i, line in enumerate(lines):
         name, sep, b64 = line[len(_SIG_PREFIX) :].partition(" ")
         if not line.startswith(_SIG_PREFIX) or not sep or not _is_valid_key_name(name):
@@ -435,18 +437,32 @@ def verify_note(text: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifi
             raise InvalidArgument.field(
                 f"note.signatures[{i}]", f"{len(raw)} bytes", "4-byte key ID and a signature"
             )
-        parsed.append((name, int.from_bytes(raw[:4], "big"), raw[4:]))
+        parsed.append(NoteSignature(name, int.from_bytes(raw[:4], "big"), raw[4:]))
+    return body.encode("utf-8"), parsed
+
+
+def verify_note(text: str | bytes, verifiers: NoteVerifier | Iterable[NoteVerifier]) -> bytes:
+    """Check a signed note and return its body (the signed text, final newline included).
+
+    Steps: (1)-(4) ``split_note``; (5) every line whose (name, key ID) is a known key
+    must verify, lines from unknown keys (cosignatures among them) are ignored; (6) at
+    least one known key must have signed.
+    """
+    known = [verifiers] if isinstance(verifiers, NoteVerifier) else list(verifiers)
+    if not all(isinstance(v, NoteVerifier) for v in known):
+        raise TypeError("verifiers must be NoteVerifier objects")
+    by_id = {(v.name, v.key_id): v for v in known}
+    body_bytes, parsed = split_note(text)
 
     # (5) Verify the lines from known keys; ignore unknown ones.
-    body_bytes = body.encode("utf-8")
     verified = 0
-    for name, kid, sig in parsed:
-        verifier = by_id.get((name, kid))
+    for line in parsed:
+        verifier = by_id.get((line.name, line.key_id))
         if verifier is None:
             continue
-        if not verifier.verify(body_bytes, sig):
+        if not verifier.verify(body_bytes, line.signature):
             raise IntegrityViolation(
-                f"note: invalid signature for key {name}+{kid:08x}",
+                f"note: invalid signature for key {line.name}+{line.key_id:08x}",
                 reason="BAD_CHECKPOINT_SIGNATURE",
             )
         verified += 1

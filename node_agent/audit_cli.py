@@ -25,6 +25,7 @@ from audit.entry import Action, Outcome
 from audit.export_writer import ExportWriter
 from audit.verify_export import ExportResult
 from authz.catalog import Catalog
+from node_agent.hop_trace_cli import show_hop_trace
 from node_agent.notices import NOTICE_TRACE_COLUMNS, notice_trace_json, notice_trace_row
 from xinlian.console import data_console
 
@@ -206,6 +207,7 @@ def _show_entries(response: Any, title: str, as_json: bool, **head: Any) -> None
 @click.option("--record", "record_id", help="Record id: its source and every destination.")
 @click.option("--source", default="", help="Source node, if two sources used the record id.")
 @click.option("--enterprise", "credit_code", help="统一社会信用代码: every flow about it.")
+@click.option("--trace-id", help="One trace across gateways: its entries here, each hop proven.")
 @click.option("--page-size", type=int, default=0, help="Entries per page (--enterprise).")
 @click.option("--page-token", default="", help="Continue from a previous page (--enterprise).")
 @JSON_OPTION
@@ -215,15 +217,20 @@ def trace_cmd(
     record_id: str | None,
     source: str,
     credit_code: str | None,
+    trace_id: str | None,
     page_size: int,
     page_token: str,
     as_json: bool,
 ) -> None:
-    """Officers: trace a record (source, destinations) or an enterprise (every flow)."""
+    """Officers: trace a record (source, destinations), an enterprise (every flow), or
+    one trace id across gateways (each hop proven by its peer)."""
     from xinlian.v1 import audit_pb2
 
     identity = _officer(identity)
-    require_one(record=record_id, enterprise=credit_code)
+    require_one(record=record_id, enterprise=credit_code, trace_id=trace_id)
+    if trace_id:
+        show_hop_trace(identity, gateway, trace_id, as_json)
+        return
     with _identity_channel(identity, gateway) as channel:
         stub = _audit_stub(channel)
         if record_id:

@@ -234,6 +234,7 @@ def run_scenario(listen: str, enroll: str) -> None:
     from demo_console import console_section
 
     console_section(banner, identity("officer-1"), admin, listen, record_id, code)
+    __import__("demo_witness").witness_section(xl, banner, DEMO, HOME, listen)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -9,6 +9,7 @@ tests/host/test_config_model.py checks that the committed file equals this text.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def _type(annotation: object) -> str:
     text = str(annotation) if "[" in str(annotation) or "|" in str(annotation) else ""
     text = text or getattr(annotation, "__name__", None) or str(annotation)
     text = text.replace("typing.", "").replace("pydantic.types.", "")
+    text = re.sub(r"tuple\[(?:\w+\.)+(\w+), \.\.\.\]", r"list of \1", text)
     return text.replace(" | None", " or null").replace("tuple[str, ...]", "list of str")
 
 

@@ -12,11 +12,13 @@ both, so they are put together here, the one place that imports both halves.
     xinlian audit export --identity DIR --out OUT     officer export over gRPC
     xinlian audit trace --identity DIR --record ID [--source NODE] [--json]
     xinlian audit trace --identity DIR --enterprise CODE [--json]
+    xinlian audit trace --identity DIR --trace-id T [--json]   each hop proven by its peer
     xinlian audit search --identity DIR [--node N] [--enterprise C] [--action A]
                          [--outcome O] [--since ISO] [--until ISO] [--page-size N]
                          [--page-token T] [--json]
     xinlian audit prune --home DIR [--dry-run]
     xinlian audit checkpoint --home DIR
+    xinlian audit witness --home DIR [--evidence] [--json]    cosign peers now / split views
 
 Exit status (``xinlian.exit_codes``): verify 0 when everything verifies, 1 otherwise (the
 first bad index is named); prune 1 when it refused to erase a batch that does not verify.
@@ -38,6 +40,7 @@ from gateway.host.audit_cli import (
     show_verify_report,
     verify_home,
 )
+from gateway.host.witness_cli import witness_cmd
 from node_agent.audit_cli import (
     GATEWAY_OPTION,
     IDENTITY_OPTION,
@@ -55,7 +58,7 @@ from xinlian.exit_codes import CommandExit, ExitCode
 
 @click.group("audit")
 def audit_group() -> None:
-    """Audit ledger: verify, export, trace, search, prune, checkpoint."""
+    """Audit ledger: verify, export, trace, search, prune, checkpoint, witness."""
 
 
 @audit_group.command("verify")
@@ -128,3 +131,4 @@ audit_group.add_command(trace_cmd)
 audit_group.add_command(search_cmd)
 audit_group.add_command(prune_cmd)
 audit_group.add_command(checkpoint_cmd)
+audit_group.add_command(witness_cmd)

@@ -44,6 +44,8 @@ CERTIFICATE_EXPIRY = "xinlian.node.certificate_expiry"
 READY = "xinlian.ready"
 OBJECTIONS = "xinlian.objections"
 OBJECTIONS_OVERDUE = "xinlian.objections.overdue"
+WITNESS_ROUNDS = "xinlian.witness.rounds"
+SPLIT_VIEWS = "xinlian.witness.split_views"
 
 # -- counters and histograms (observable gauges: gateway.host.telemetry) ----------------
 rpc_calls = _meter.create_counter(
@@ -77,6 +79,16 @@ commit_errors = _meter.create_counter(
     COMMIT_ERRORS,
     unit="{group}",
     description="Groups whose commit the database refused or lost, by error kind",
+)
+witness_rounds = _meter.create_counter(
+    WITNESS_ROUNDS,
+    unit="{round}",
+    description="Witnessing of a peer's checkpoint, by peer and outcome",
+)
+split_views = _meter.create_counter(
+    SPLIT_VIEWS,
+    unit="{split}",
+    description="Split views found (two signed trees of one size), by peer",
 )
 
 
@@ -116,6 +128,8 @@ __all__ = [
     "query_decisions",
     "rpc_calls",
     "rpc_duration",
+    "split_views",
     "step",
     "tracer",
+    "witness_rounds",
 ]

@@ -44,6 +44,12 @@ ACCESS: dict[str, frozenset[str] | str] = {
     "/xinlian.v1.AuditService/TraceRecord": frozenset({"officer"}),
     "/xinlian.v1.AuditService/TraceEnterprise": frozenset({"officer"}),
     "/xinlian.v1.AuditService/ExportLedger": frozenset({"officer"}),
+    # witnessing between linked gateways (docs/witness.md): peers are gateway-kind nodes
+    "/xinlian.v1.WitnessService/SubmitCosignature": frozenset({"gateway"}),
+    "/xinlian.v1.WitnessService/GetCosignedCheckpoint": ALL_KINDS,
+    "/xinlian.v1.WitnessService/GetWitnessed": frozenset({"gateway", "officer"}),
+    "/xinlian.v1.WitnessService/GetHopEntry": frozenset({"gateway"}),
+    "/xinlian.v1.WitnessService/TraceHops": frozenset({"officer"}),
     # correction notices: every consumer reads its own queue
     "/xinlian.v1.NoticeService/PullNotices": CONSUMERS,
     "/xinlian.v1.NoticeService/AckNotices": CONSUMERS,

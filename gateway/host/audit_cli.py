@@ -70,13 +70,18 @@ def verify_home(home: Path, *, require_covered: bool) -> VerifyReport:
     """Verify the ledger and the stored provenance of the gateway at ``home``."""
     from authz.catalog import Catalog
     from gateway.flows.retention import verify_retention
+    from gateway.flows.witness_peers import configured_peers
     from gateway.verify import verify_store
+    from gateway.verify.witnesses import check_witnesses
 
     retention = verify_retention(Catalog.default(), SystemClock().now())
     with _store(home) as (config, store):
-        return verify_store(
+        report = verify_store(
             store, _verifier(config), config.origin, retention, require_covered=require_covered
         )
+        peers = configured_peers(config)
+        report.witnessed = store.read(lambda conn: check_witnesses(conn, report, peers))
+        return report
 
 
 def show_verify_report(report: VerifyReport) -> None:
@@ -88,6 +93,7 @@ def show_verify_report(report: VerifyReport) -> None:
     )
     if report.ok:
         click.echo(f"OK: {summary}; tree size {report.tree_size}, root {report.root_hash.hex()}")
+        _show_witnessed(report, err=False)
         for notice in report.notices:
             click.echo(f"  note: [{notice.code}] {notice.message}")
         return
@@ -105,8 +111,23 @@ def show_verify_report(report: VerifyReport) -> None:
         click.echo(f"  [{problem.code}] {problem.message}", err=True)
     if report.problem_count > len(report.problems):
         click.echo(f"  … {report.problem_count - len(report.problems)} more", err=True)
+    _show_witnessed(report, err=True)
     for notice in report.notices:
         click.echo(f"  note: [{notice.code}] {notice.message}", err=True)
+
+
+def _show_witnessed(report: VerifyReport, *, err: bool) -> None:
+    """Which checkpoints peers cosigned (docs/witness.md), the latest first."""
+    if not report.witnessed:
+        click.echo("  witnessed: no checkpoint is cosigned by a peer yet", err=err)
+        return
+    latest = report.witnessed[-1]
+    names = ", ".join(peer for peer, _, _ in latest.witnesses)
+    click.echo(
+        f"  witnessed: {len(report.witnessed)} of {report.checkpoints} checkpoints; "
+        f"the latest, size {latest.tree_size}, by {names}",
+        err=err,
+    )
 
 
 # --------------------------------------------------------------------------- export

@@ -32,6 +32,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from gateway.host.witness_config import WitnessPeerConfig
 from gateway.store.db import sqlite_url
 from xinlian.exit_codes import CommandExit, ExitCode
 
@@ -41,6 +42,7 @@ DEFAULT_LISTEN = "127.0.0.1:7443"
 DEFAULT_ENROLL_LISTEN = "127.0.0.1:7444"
 DEFAULT_TILE_CACHE_TILES = 1024
 DEFAULT_CHECKPOINT_INTERVAL_S = 10.0
+DEFAULT_WITNESS_INTERVAL_S = 30.0
 DEFAULT_RETENTION_DAYS = 183  # 网络安全法 第二十一条: network logs at least 6 months
 DEFAULT_ENROLLMENT_TOKEN_TTL_H = 72
 DEFAULT_NODE_CERT_DAYS = 90
@@ -263,6 +265,19 @@ class GatewayConfig(BaseSettings):
         description='The CA key\'s file ("": HOME/ca/ca.key; relative: under HOME). Absent on '
         "a serving replica, which then refuses Enroll and Renew with CA_KEY_NOT_HERE "
         "(docs/operations.md).",
+    )
+
+    witness_peers: tuple[WitnessPeerConfig, ...] = Field(
+        default=(),
+        description="Linked gateways to witness (objects: gateway_id, origin, verifier_key, "
+        "endpoint, ca_cert, identity, server_name; docs/witness.md). Until the federation "
+        "directory lists them.",
+    )
+    witness_interval_s: float = Field(
+        default=DEFAULT_WITNESS_INTERVAL_S,
+        gt=0,
+        le=86400,
+        description="Seconds between witnessing rounds (cosigning the peers' checkpoints).",
     )
 
     @classmethod

@@ -12,8 +12,9 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc import aio
@@ -23,9 +24,11 @@ from gateway.edge.chain import ChainInterceptor
 from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
 from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
+from gateway.flows.witness import Witness, run_witness
+from gateway.flows.witness_peers import configured_peers
 from gateway.host import telemetry
 from gateway.host.certs import run_cert_watch
-from gateway.host.config import GatewayConfig
+from gateway.host.config import DEFAULT_WITNESS_INTERVAL_S, GatewayConfig
 from gateway.host.health import Monitor
 from gateway.host.ops import OpsServer
 from gateway.host.reflection import enable_reflection
@@ -36,10 +39,12 @@ from gateway.services.catalog_service import CatalogServicer
 from gateway.services.exchange_service import ExchangeServicer
 from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
+from gateway.services.peer_client import connect_peer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
 from gateway.services.withdrawal_service import WithdrawalServicer
 from gateway.services.statistics_service import StatisticsServicer
+from gateway.services.witness_service import WitnessServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -63,6 +68,8 @@ from xinlian.v1 import (
     withdrawals_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
+    witness_pb2,
+    witness_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -86,6 +93,7 @@ SERVICE_NAMES = (
     repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
     withdrawals_pb2.DESCRIPTOR.services_by_name["WithdrawalService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
+    witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -124,6 +132,14 @@ class RunningGateway:
         self.runtime.store.close()
 
 
+def witness_task(rt: Runtime) -> Coroutine[Any, Any, None]:
+    """The witnessing rounds (gateway.flows.witness) over the configured peers; with no
+    peers configured a round does nothing."""
+    witness = Witness(rt.store, rt.signer, rt.clock, connect_peer)
+    interval = float(getattr(rt.config, "witness_interval_s", DEFAULT_WITNESS_INTERVAL_S))
+    return run_witness(witness, lambda: configured_peers(rt.config), interval)
+
+
 def server_credentials(rt: Runtime, *, require_client_auth: bool) -> grpc.ServerCredentials:
     config = rt.config
     return grpc.ssl_server_credentials(
@@ -146,6 +162,7 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
     withdrawals_pb2_grpc.add_WithdrawalServiceServicer_to_server(WithdrawalServicer(rt), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
+    witness_pb2_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(rt), server)
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
@@ -206,6 +223,7 @@ async def start(
     telemetry.add_source(monitor)
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
+    background.append(loop.create_task(witness_task(rt), name="witness"))
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

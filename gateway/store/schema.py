@@ -207,6 +207,7 @@ ledger_entries = Table(
     Index("ix_ledger_action", "action"),
     Index("ix_ledger_time", "time_us"),
     Index("ix_ledger_subject", "subject"),
+    Index("ix_ledger_trace", "trace_id"),  # 0010: a trace across gateways
 )
 
 # One row (id = 1): the sequencer. Writers lock it to assign ledger indexes, so several
@@ -416,4 +417,61 @@ repair_applications = Table(
     Column("trace_id", String(64), nullable=False),
     Index("ix_repair_applications_source_state", "source_node_id", "state"),
     Index("ix_repair_applications_code", "credit_code"),
+)
+
+# Witnessing (0010, gateway.flows.witness): the peers' checkpoints this gateway cosigned
+# (the largest per origin is where the next consistency proof starts), the cosignatures
+# peers made over this gateway's own checkpoints, every peer checkpoint seen from any
+# source (a second root for one origin and size is a split view), and the evidence of
+# each split view found: both signed notes.
+witness_cosigned = Table(
+    "witness_cosigned",
+    metadata,
+    Column("origin", String(256), primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("peer_id", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("cosignature", Text, nullable=False),
+    Column("cosigned_at_us", BigInteger, nullable=False),
+)
+
+witness_received = Table(
+    "witness_received",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness_name", String(256), primary_key=True),
+    Column("key_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("peer_id", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+)
+
+witness_views = Table(
+    "witness_views",
+    metadata,
+    Column("origin", String(256), primary_key=True),
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), primary_key=True),
+    Column("note", Text, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("seen_at_us", BigInteger, nullable=False),
+)
+
+split_views = Table(
+    "split_views",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("peer_id", String(64), nullable=False),
+    Column("origin", String(256), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_a", LargeBinary(32), nullable=False),
+    Column("note_a", Text, nullable=False),
+    Column("source_a", String(200), nullable=False),
+    Column("root_b", LargeBinary(32), nullable=False),
+    Column("note_b", Text, nullable=False),
+    Column("source_b", String(200), nullable=False),
+    Column("detected_at_us", BigInteger, nullable=False),
+    UniqueConstraint("origin", "tree_size", "root_a", "root_b", name="uq_split_views_roots"),
 )

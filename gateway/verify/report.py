@@ -79,6 +79,8 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     notices: list[Problem] = field(default_factory=list)
     """Findings that do not fail the report (``UNCOVERED_TAIL`` unless required)."""
+    witnessed: list[Any] = field(default_factory=list)
+    """The checkpoints peers cosigned, and by whom (``gateway.verify.witnesses``)."""
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,7 @@ class VerifyReport:
             "problem_count": self.problem_count,
             "problems": [p.to_json() for p in self.problems],
             "notices": [p.to_json() for p in self.notices],
+            "witnessed": [w.to_json() for w in self.witnessed],
         }
 
 

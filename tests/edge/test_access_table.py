@@ -18,6 +18,7 @@ from xinlian.v1 import (
     repairs_pb2,
     withdrawals_pb2,
     statistics_pb2,
+    witness_pb2,
 )
 
 MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)
@@ -25,6 +26,7 @@ MODULES += (repairs_pb2,)
 MODULES += (objections_pb2,)
 MODULES += (withdrawals_pb2,)
 MODULES += (statistics_pb2,)
+MODULES += (witness_pb2,)
 
 
 def _contract_methods() -> set[str]:

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.skipif(GO is None, reason="Go toolchain ('go') not on P
 @pytest.fixture(scope="module")
 def note_verify(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_go_tool(TOOL, tmp_path_factory.mktemp("note_verify"))
+    return build_go_tool("note_verify", tmp_path_factory.mktemp("note_verify"))
 
 
 def run(binary: Path, verifier_key: str, note: str) -> subprocess.CompletedProcess[str]:
