@@ -64,6 +64,7 @@ from gateway.flows.denials import refuses_statement, refusing_statement
 from gateway.flows.enterprises import EnterpriseView, key_for_version, require_enterprise
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, Work
+from gateway.store.federation_store import member_known
 from gateway.store.timeutil import from_us, to_us
 from xinlian import limits
 from xinlian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, clip
@@ -229,10 +230,14 @@ def submit_grant(
     canonical = grant.canonical_bytes()
 
     def work(conn: Connection, ledger: LedgerTx) -> tuple[StoredGrant, int]:
-        # (3) the grantee is a consumer node
+        # (3) the grantee is a consumer node: here, or ``node@gateway`` of a member gateway
+        # of the federation (its gateway vouches for its kind, docs/federation.md)
         kind = conn.execute(
             select(schema.nodes.c.kind).where(schema.nodes.c.node_id == grant.grantee_node_id)
         ).scalar_one_or_none()
+        _node, at, gateway_id = grant.grantee_node_id.rpartition("@")
+        if at and member_known(conn, gateway_id):
+            kind = "institution"  # a remote consumer: its own gateway checked its kind
         if kind is None:
             raise InvalidArgument.field(
                 "grant.grantee_node_id", grant.grantee_node_id, "a registered node"

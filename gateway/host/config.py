@@ -247,6 +247,24 @@ class GatewayConfig(BaseSettings):
         "(docs/operations.md).",
     )
 
+    federation_region: str = Field(
+        default="",
+        description="This gateway's region in a federation (6 digits, 100000 for the national "
+        'node); "" when not federated (docs/federation.md).',
+    )
+    federation_gateway_id: str = Field(
+        default="", description='Gateway id in the federation; "" for gw-<federation_region>.'
+    )
+    federation_directory_interval_s: float = Field(
+        default=30.0, gt=0, le=86400, description="Seconds between directory fetches."
+    )
+    federation_relay_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds between relay rounds (up and down)."
+    )
+    federation_forward_deadline_s: float = Field(
+        default=5.0, gt=0, le=120, description="Deadline of one forwarded query hop."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -293,6 +311,13 @@ class GatewayConfig(BaseSettings):
     def _optional_address(cls, value: str) -> str:
         if value and not _is_host_port(value):
             raise ValueError('HOST:PORT, or "" for none')
+        return value
+
+    @field_validator("federation_region")
+    @classmethod
+    def _federation_region(cls, value: str) -> str:
+        if value and not (len(value) == 6 and value.isdigit()):
+            raise ValueError('a 6-digit division code, or "" when not federated')
         return value
 
     @field_validator("readiness_max_checkpoint_age_s")

@@ -33,6 +33,7 @@ from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
 from gateway.services.exchange_service import ExchangeServicer
+from gateway.services.federation_service import FederationServicer, start_federation
 from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
@@ -48,6 +49,8 @@ from xinlian.v1 import (
     catalog_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    federation_pb2,
+    federation_pb2_grpc,
     notices_pb2,
     notices_pb2_grpc,
     objections_pb2,
@@ -77,6 +80,7 @@ SERVICE_NAMES = (
     notices_pb2.DESCRIPTOR.services_by_name["NoticeService"].full_name,
     objections_pb2.DESCRIPTOR.services_by_name["ObjectionService"].full_name,
     repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
+    federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -131,6 +135,7 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     objections_pb2_grpc.add_ObjectionServiceServicer_to_server(ObjectionServicer(rt), server)
     notices_pb2_grpc.add_NoticeServiceServicer_to_server(NoticeServicer(rt), server)
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
+    federation_pb2_grpc.add_FederationServiceServicer_to_server(FederationServicer(rt), server)
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
@@ -189,6 +194,7 @@ async def start(
     telemetry.add_source(monitor)
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
+    background.extend(start_federation(rt))  # directory and relay (docs/federation.md)
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

@@ -111,6 +111,11 @@ def test_action_set_is_closed() -> None:
         "repair.recorded",
         "repair.applied",
         "repair.application_refused",
+        "federation.joined",
+        "relay.sent",
+        "relay.received",
+        "query.forwarded",
+        "query.forward_received",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
