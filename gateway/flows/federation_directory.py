@@ -146,10 +146,14 @@ class Directory:
         return [m for m in self.members if m.state == "admitted"]
 
     def home_of(self, credit_code: str) -> Member | None:
-        """The routing rule: the member that is home for this enterprise, if any."""
+        """The routing rule: the member that is home for this enterprise, if any (a
+        suspended one too: a query for its enterprises is refused, not answered
+        elsewhere; an exited one is no one's home)."""
         division = division_code(credit_code)
         best: Member | None = None
-        for member in self.active():
+        for member in self.members:
+            if member.state == "exited":
+                continue
             prefix = member.region_prefix
             if prefix == NATIONAL_REGION:
                 if division == NATIONAL_REGION:

@@ -213,13 +213,18 @@ def relayed_count(conn: Connection) -> int:
     )
 
 
-def erase_relayed_before(conn: Connection, cutoff_us: int) -> int:
-    """Retention on relayed copies: the bytes of batches whose latest… earliest event is
-    older than the cutoff are removed (the row and its SHA-256 stay for the ledger)."""
+def erase_relayed_before(conn: Connection, cutoff_us: int, categories: Sequence[str]) -> int:
+    """Retention on relayed copies: the signed bytes of negative batches holding a record
+    whose event is older than the cutoff are removed (the row, its SHA-256 and the
+    ledger entry stay)."""
     f = schema.federation_relayed.c
     done = conn.execute(
         update(schema.federation_relayed)
-        .where(f.canonical.is_not(None), f.earliest_event_us < cutoff_us)
+        .where(
+            f.canonical.is_not(None),
+            f.category.in_(list(categories)),
+            f.earliest_event_us < cutoff_us,
+        )
         .values(canonical=None)
     )
     return int(done.rowcount or 0)

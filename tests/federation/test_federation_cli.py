@@ -1,0 +1,74 @@
+"""``xinlian federation init|show`` and ``xinlian gateway link`` through the installed
+command: --json for scripts, one line and a documented exit code for every user error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support.federation import directory_size, gateway_at, link_to, wait_for
+from support.installed_cli import assert_exit, xinlian
+
+from gateway.host.home import init_home
+
+pytestmark = pytest.mark.integration
+
+
+def test_init_and_show_json(tmp_path: Path) -> None:
+    home = tmp_path / "national"
+    init_home(home, region="100000")
+    made = xinlian("federation", "init", "--home", str(home), "--json")
+    assert_exit(made, 0)
+    top = json.loads(made.stdout)
+    assert top["gateway_id"] == "gw-100000"
+    assert top["directory_verifier_key"].startswith("xinlian-directory-gw-100000+")
+    shown = xinlian("federation", "show", "--home", str(home), "--json")
+    assert_exit(shown, 0)
+    document = json.loads(shown.stdout)
+    assert document["top"] is True and document["region"] == "100000"
+    assert document["directory"] is None  # published once the gateway serves
+
+
+def test_link_without_a_region_is_one_line_exit_2(tmp_path: Path) -> None:
+    home = tmp_path / "member"
+    init_home(home)
+    ca = home / "ca" / "ca.pem"
+    result = xinlian(
+        "gateway", "link", "--home", str(home), "--upstream", "127.0.0.1:1", "--upstream-ca", str(ca)
+    )
+    assert_exit(result, 2)
+    assert result.stderr.strip().count("\n") == 0 and "--region" in result.stderr
+
+
+def test_link_to_nothing_listening_is_unreachable(tmp_path: Path) -> None:
+    home = tmp_path / "member"
+    init_home(home)
+    ca = home / "ca" / "ca.pem"
+    result = xinlian(
+        "gateway", "link", "--home", str(home), "--upstream", "127.0.0.1:1",
+        "--upstream-ca", str(ca), "--region", "610000",
+    )  # fmt: skip
+    assert_exit(result, 3)
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+
+
+def test_show_of_a_linked_member_lists_the_directory_and_lag(tmp_path: Path) -> None:
+    with (
+        gateway_at(tmp_path, "national", "100000", top=True) as national,
+        gateway_at(tmp_path, "fujian", "350000") as fujian,
+    ):
+        link_to(fujian, national)
+        wait_for(lambda: directory_size(fujian) == 2, what="the directory")
+        result = xinlian("federation", "show", "--home", str(fujian.home), "--json")
+        assert_exit(result, 0)
+        document = json.loads(result.stdout)
+        assert document["upstream"] == {"gateway_id": "gw-100000", "region": "100000"}
+        ids = [m["gateway_id"] for m in document["directory"]["members"]]
+        assert ids == ["gw-100000", "gw-350000"]
+        assert document["relay_lag"] == [
+            {"peer": "gw-100000", "direction": "up", "cursor": 0, "pending_batches": 0}
+        ]
+        text = xinlian("federation", "show", "--home", str(fujian.home))
+        assert_exit(text, 0)
+        assert "gw-100000" in text.stdout and "relay up" in text.stdout
