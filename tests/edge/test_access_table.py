@@ -12,6 +12,7 @@ from xinlian.v1 import (
     authorization_pb2,
     catalog_pb2,
     exchange_pb2,
+    federation_pb2,
     notices_pb2,
     objections_pb2,
     registry_pb2,
@@ -21,6 +22,7 @@ from xinlian.v1 import (
 MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)
 MODULES += (repairs_pb2,)
 MODULES += (objections_pb2,)
+MODULES += (federation_pb2,)
 
 
 def _contract_methods() -> set[str]:

@@ -47,7 +47,7 @@ from xinlian_samples.generator import generate_enterprises, generate_records
 pytestmark = pytest.mark.integration
 
 CODE = generate_enterprises(1, seed=4)[0].credit_code
-KINDS = ("admin", "officer", "institution", "city_platform", "department")
+KINDS = ("admin", "officer", "institution", "city_platform", "department", "gateway")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,14 @@ def test_link_without_a_region_is_one_line_exit_2(tmp_path: Path) -> None:
     init_home(home)
     ca = home / "ca" / "ca.pem"
     result = xinlian(
-        "gateway", "link", "--home", str(home), "--upstream", "127.0.0.1:1", "--upstream-ca", str(ca)
+        "gateway",
+        "link",
+        "--home",
+        str(home),
+        "--upstream",
+        "127.0.0.1:1",
+        "--upstream-ca",
+        str(ca),
     )
     assert_exit(result, 2)
     assert result.stderr.strip().count("\n") == 0 and "--region" in result.stderr
