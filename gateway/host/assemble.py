@@ -22,6 +22,7 @@ from gateway.host.config import GatewayConfig
 from gateway.store.committer import GroupCommitter
 from gateway.store.db import Store
 from xinlian.clock import Clock, SystemClock
+from xinlian.identity import Identity
 from xinlian.pki import load_cert, load_private_key
 from xinlian.workdays import load_calendar
 
@@ -65,12 +66,17 @@ def build_runtime(config: GatewayConfig, clock: Clock | None = None) -> Runtime:
 def build_federation(config: GatewayConfig) -> Federation | None:
     """This gateway's place in a federation, if ``federation_region`` is set; the
     directory held on disk is loaded (and verified) here."""
-    if not config.federation_region:
+    region, gateway_id = config.federation_region, config.federation_gateway_id
+    paths = FederationPaths(config.home / FEDERATION_DIR)
+    if not region and (paths.upstream / "identity.json").exists():
+        linked = Identity.load(paths.upstream)  # linked while serving: the upstream's names
+        region, gateway_id = linked.region, linked.node_id
+    if not region:
         return None
     fed = Federation(
-        gateway_id=local_gateway_id(config.federation_gateway_id, config.federation_region),
-        region=config.federation_region,
-        paths=FederationPaths(config.home / FEDERATION_DIR),
+        gateway_id=local_gateway_id(gateway_id, region),
+        region=region,
+        paths=paths,
         forward_deadline_s=config.federation_forward_deadline_s,
         directory_interval_s=config.federation_directory_interval_s,
         relay_interval_s=config.federation_relay_interval_s,

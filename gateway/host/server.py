@@ -24,6 +24,7 @@ from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_
 from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
 from gateway.host import telemetry
+from gateway.host.assemble import build_federation
 from gateway.host.certs import run_cert_watch
 from gateway.host.config import GatewayConfig
 from gateway.host.health import Monitor
@@ -194,7 +195,11 @@ async def start(
     telemetry.add_source(monitor)
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
-    background.extend(start_federation(rt))  # directory and relay (docs/federation.md)
+    if isinstance(rt.config, GatewayConfig):  # directory and relay (docs/federation.md)
+        config = rt.config
+        background.extend(start_federation(rt, lambda: build_federation(config)))
+    else:
+        background.extend(start_federation(rt))
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

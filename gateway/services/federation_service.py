@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 
 from grpc import aio
 
@@ -36,6 +37,7 @@ from xinlian.v1 import federation_pb2_grpc
 from xinlian.wire import KIND_FROM_WIRE, PURPOSE_FROM_WIRE
 
 NOT_TOP = "NOT_TOP"
+LINK_POLL_S = 1.0
 MAX_RELAY_BATCHES = 256
 
 
@@ -190,17 +192,22 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
         )
 
 
-def start_federation(rt: Runtime) -> list[asyncio.Task[None]]:
-    """The directory and relay loop of a federated gateway (none otherwise)."""
-    fed: Federation | None = rt.federation
-    if fed is None:
-        return []
+def start_federation(
+    rt: Runtime, build: Callable[[], Federation | None] | None = None
+) -> list[asyncio.Task[None]]:
+    """The directory and relay loop. A gateway not federated at start (``build`` given)
+    looks for a link every ``LINK_POLL_S`` and starts federating once linked."""
 
     async def run() -> None:
+        while rt.federation is None:
+            await asyncio.sleep(LINK_POLL_S)
+            rt.federation = build() if build is not None else None
         client = peer_client(rt)
         try:
-            await run_federation(rt, fed, client)
+            await run_federation(rt, rt.federation, client)
         finally:
             await client.close()
 
+    if rt.federation is None and build is None:
+        return []
     return [asyncio.get_running_loop().create_task(run(), name="federation")]

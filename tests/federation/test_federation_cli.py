@@ -79,3 +79,43 @@ def test_show_of_a_linked_member_lists_the_directory_and_lag(tmp_path: Path) -> 
         text = xinlian("federation", "show", "--home", str(fujian.home))
         assert_exit(text, 0)
         assert "gw-100000" in text.stdout and "relay up" in text.stdout
+
+
+def test_a_gateway_linked_while_serving_starts_federating(tmp_path: Path) -> None:
+    """A gateway started without a federation region, linked with ``--region`` while it
+    serves, fetches the directory without a restart."""
+    from support.federation import serve
+    from support.postgres import free_port
+
+    from gateway.host.config import GatewayConfig
+    from gateway.host.federation_cli import link
+
+    with gateway_at(tmp_path, "national", "100000", top=True) as national:
+        home = tmp_path / "fujian"
+        config = init_home(home)
+        config = GatewayConfig(
+            home=config.home,
+            **{
+                **config.model_dump(),
+                "listen": f"127.0.0.1:{free_port()}",
+                "enroll_listen": f"127.0.0.1:{free_port()}",
+                "ops_listen": "",
+                "federation_relay_interval_s": 0.2,
+            },
+        )
+        config.save()
+        fujian = serve(config, tmp_path)
+        try:
+            assert fujian.runtime.federation is None
+            applied = xinlian(
+                "gateway", "link", "--home", str(home), "--upstream", national.enroll_address,
+                "--upstream-ca", str(national.config.ca_cert), "--region", "350000", "--json",
+            )  # fmt: skip
+            assert_exit(applied, 0)
+            assert json.loads(applied.stdout)["applied_as"] == "gw-350000"
+            token = national.admit("gw-350000")
+            reloaded = GatewayConfig.load(home)
+            link(reloaded, national.enroll_address, national.ca_pem, token)
+            wait_for(lambda: directory_size(fujian) == 2, what="the directory")
+        finally:
+            fujian.stop()
