@@ -220,9 +220,11 @@ def run_scenario(listen: str, enroll: str) -> None:
     record_id, code = push_section()
     authorization_section(record_id, code)
     audit_section(record_id, code)
+    from demo_federation import federation_section
     from demo_objections import objection_section  # scripts/ is on sys.path
 
     objection_section(xl, banner, identity, DEMO, record_id, code)
+    federation_section(xl, banner, identity, DEMO, HOME)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
