@@ -44,6 +44,7 @@ CERTIFICATE_EXPIRY = "xinlian.node.certificate_expiry"
 READY = "xinlian.ready"
 OBJECTIONS = "xinlian.objections"
 OBJECTIONS_OVERDUE = "xinlian.objections.overdue"
+RELAY_LAG = "xinlian.federation.relay_lag"
 
 # -- counters and histograms (observable gauges: gateway.host.telemetry) ----------------
 rpc_calls = _meter.create_counter(

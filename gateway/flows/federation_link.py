@@ -96,15 +96,24 @@ class Federation:
     relay_batch_limit: int = 64
     directory: Directory | None = None
     _downlinks: dict[str, Identity] = field(default_factory=dict, repr=False)
+    _upstream: Identity | None = field(default=None, repr=False)
+    _upstream_id: str = ""
 
     @property
     def is_top(self) -> bool:
         return self.paths.directory_key.exists()
 
     def upstream(self) -> Identity | None:
-        if not (self.paths.upstream / "identity.json").exists():
-            return None
-        return Identity.load(self.paths.upstream)
+        """The identity at the upstream (read once it exists: a link is not undone)."""
+        if self._upstream is None and (self.paths.upstream / "identity.json").exists():
+            self._upstream = Identity.load(self.paths.upstream)
+        return self._upstream
+
+    def upstream_id(self) -> str:
+        """The upstream's gateway id, once the link completed (``upstream.json``)."""
+        if not self._upstream_id:
+            self._upstream_id = read_link_record(self.paths).get("gateway_id", "")
+        return self._upstream_id
 
     def downlink(self, gateway_id: str) -> Identity | None:
         identity = self._downlinks.get(gateway_id)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from gateway.flows.federation_directory import Directory, Member, accept, sign_directory
-from gateway.flows.federation_link import Federation, read_link_record
+from gateway.flows.federation_link import Federation
 from gateway.flows.registry import get_node
 from gateway.flows.relay import RelayCalls, Relayer
 from gateway.flows.runtime import Runtime
@@ -173,7 +173,3 @@ async def run_federation(rt: Runtime, fed: Federation, calls: FederationCalls) -
         except Exception:
             log.exception("federation: relay round failed")
         await asyncio.sleep(fed.relay_interval_s)
-
-
-def upstream_id(fed: Federation) -> str:
-    return read_link_record(fed.paths).get("gateway_id", "")

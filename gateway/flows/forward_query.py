@@ -41,7 +41,6 @@ from gateway.flows.federation_link import (
     HOP_OUT,
     Federation,
     hop,
-    read_link_record,
 )
 from gateway.flows.runtime import Runtime
 from xinlian.errors import FailedPrecondition, InvalidArgument, PermissionDenied, Unavailable
@@ -142,8 +141,7 @@ class ForwardQueries:
             raise InvalidArgument.field(
                 "consumer_node_id", request.consumer_node_id, "node@<origin gateway id>"
             )
-        upstream = fed.upstream()
-        from_upstream = upstream is not None and caller.node_id == _upstream_id(fed)
+        from_upstream = fed.upstream() is not None and caller.node_id == fed.upstream_id()
         if caller.kind != GATEWAY_KIND or not (
             request.origin_gateway_id == caller.node_id or from_upstream
         ):
@@ -256,12 +254,8 @@ class ForwardQueries:
         return await self.rt.commit_entry(entry)
 
 
-def _upstream_id(fed: Federation) -> str:
-    return read_link_record(fed.paths).get("gateway_id", "")
-
-
 def _peer_of(fed: Federation, identity: Identity, home: Member) -> str:
-    return _upstream_id(fed) if fed.upstream() is not None else home.gateway_id
+    return fed.upstream_id() if fed.upstream() is not None else home.gateway_id
 
 
 def _entry(

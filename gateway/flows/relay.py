@@ -43,7 +43,7 @@ from sqlalchemy import Connection
 from audit.entry import Action, Entry, Outcome
 from authz.records import RecordValidator
 from gateway.core.caller import Caller
-from gateway.flows.federation_link import HOP_IN, HOP_OUT, Federation, hop, read_link_record
+from gateway.flows.federation_link import HOP_IN, HOP_OUT, Federation, hop
 from gateway.flows.runtime import Runtime
 from gateway.store import federation_store
 from gateway.store.batch_bytes import decode_signed_content
@@ -63,6 +63,7 @@ CATEGORY_NOT_RELAYED = "CATEGORY_NOT_RELAYED"
 BAD_SIGNER = "BAD_SIGNER"
 BAD_SIGNATURE = "BAD_SIGNATURE"
 BATCH_ID_REUSED = "BATCH_ID_REUSED"
+MAX_RELAY_BYTES = 4 * 1024 * 1024  # signed content per Relay call (the message limit is 16 MiB)
 
 # per (peer, direction): batches past the cursor, as of the last round (the lag gauge)
 RELAY_LAG: dict[tuple[str, str], int] = {}
@@ -125,7 +126,7 @@ class Relayer:
         out: list[tuple[str, str, Identity]] = []
         upstream = self.fed.upstream()
         if upstream is not None:
-            out.append((read_link_record(self.fed.paths).get("gateway_id", ""), UP, upstream))
+            out.append((self.fed.upstream_id(), UP, upstream))
         if self.fed.is_top and self.fed.directory is not None:
             for member in self.fed.directory.active():
                 identity = self.fed.downlink(member.gateway_id)
@@ -160,6 +161,14 @@ class Relayer:
         RELAY_LAG[(peer, direction)] = lag
         if not batches:
             return 0
+        # at most MAX_RELAY_BYTES of signed content per call (at least one batch)
+        size, cut = 0, 0
+        while cut < len(batches) and (
+            cut == 0 or size + len(batches[cut].canonical) <= MAX_RELAY_BYTES
+        ):
+            size += len(batches[cut].canonical)
+            cut += 1
+        batches = batches[:cut]
         # (2) down: only the batches concerning the member's enterprises
         chosen = [b for b in batches if direction == UP or self._concerns(peer, codes.get(b.pk))]
         last_pk = batches[-1].pk
@@ -293,9 +302,7 @@ class RelayReceiver:
         """(2) the CA the signer certificates must come from."""
         if direction == DOWN:
             upstream = self.fed.upstream()
-            if upstream is None or caller.node_id != read_link_record(self.fed.paths).get(
-                "gateway_id"
-            ):
+            if upstream is None or caller.node_id != self.fed.upstream_id():
                 raise PermissionDenied("only the upstream relays down", reason="NOT_UPSTREAM")
             return x509.load_pem_x509_certificate(upstream.files.ca.read_bytes())
         member = self.fed.directory.member(caller.node_id) if self.fed.directory else None

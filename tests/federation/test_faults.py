@@ -19,6 +19,7 @@ from support.federation import (
     entries,
     federated_config,
     gateway_at,
+    link_config,
     link_to,
     push_signed,
     records_for,
@@ -30,7 +31,7 @@ from support.harness import Gateway
 from support.processes import GatewayProcess
 
 from authz.catalog import Catalog
-from gateway.host.federation_cli import init_top, link
+from gateway.host.federation_cli import init_top
 from gateway.store import federation_store, schema
 from gateway.store.db import Store
 from xinlian.v1 import exchange_pb2 as pb
@@ -74,9 +75,7 @@ def test_national_killed_mid_relay_loses_and_duplicates_nothing(tmp_path: Path) 
     member_config = federated_config(tmp_path, "shaanxi", "610000")
     shaanxi = serve(member_config, tmp_path)
     try:
-        link(member_config, national.enroll_address, config.ca_cert.read_bytes(), None)
-        token = _admit(national)
-        link(member_config, national.enroll_address, config.ca_cert.read_bytes(), token)
+        link_config(member_config, config.home, national.address, national.enroll_address)
         wait_for(lambda: directory_size(shaanxi) == 2, what="the directory")
         department = shaanxi.enroll_node("department", "sx-registry", ("registration",))
         records = records_for(SHAANXI, "registration", BATCHES * PER_BATCH)
@@ -105,23 +104,6 @@ def test_national_killed_mid_relay_loses_and_duplicates_nothing(tmp_path: Path) 
         shaanxi.stop()
         national.kill()
         national_store.close()
-
-
-def _admit(process: GatewayProcess) -> str:
-    from xinlian.identity import Identity
-    from xinlian.v1 import registry_pb2, registry_pb2_grpc
-
-    admin = Identity.load(process.home / "admin", gateway=process.address)
-    with admin.channel() as channel:
-        response = registry_pb2_grpc.RegistryServiceStub(channel).AdmitNode(
-            registry_pb2.AdmitNodeRequest(
-                node_id="gw-610000",
-                security_assessment="等保二级测评通过",
-                authorization_assessment="级联互联协议",
-            ),
-            timeout=30,
-        )
-    return str(response.enrollment_token)
 
 
 def test_partition_is_upstream_unavailable_and_local_work_goes_on(tmp_path: Path) -> None:

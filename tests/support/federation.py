@@ -80,6 +80,33 @@ def link_to(member: Gateway, top: Gateway) -> dict[str, Any]:
     return link(member.config, top.enroll_address, top.ca_pem, token)
 
 
+def admit_at(home: Path, address: str, node_id: str) -> str:
+    """The upstream's administrator admits an applied node (a recorded review)."""
+    from xinlian.v1 import registry_pb2, registry_pb2_grpc
+
+    admin = Identity.load(home / "admin", gateway=address)
+    with admin.channel() as channel:
+        response = registry_pb2_grpc.RegistryServiceStub(channel).AdmitNode(
+            registry_pb2.AdmitNodeRequest(
+                node_id=node_id,
+                security_assessment="等保三级测评通过",
+                authorization_assessment="级联互联协议",
+            ),
+            timeout=30,
+        )
+    return str(response.enrollment_token)
+
+
+def link_config(
+    member: GatewayConfig, top_home: Path, top_address: str, top_enroll: str
+) -> dict[str, Any]:
+    """``link_to`` for gateways given by their config and addresses (processes)."""
+    ca = (top_home / "ca" / "ca.pem").read_bytes()
+    link(member, top_enroll, ca, None)
+    token = admit_at(top_home, top_address, f"gw-{member.federation_region}")
+    return link(member, top_enroll, ca, token)
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while True:
