@@ -139,6 +139,17 @@ def test_three_gateways(tmp_path: Path, pg_url: str) -> None:
             )
             client.submit(grant, sign_grant(key, grant))
 
+            # a qualified grantee must name a member gateway of the directory
+            stray = make_grant(
+                credit_code=SHAANXI.credit_code,
+                grantee_node_id="bank-x@gw-999999",
+                categories=["tax"],
+            )
+            with pytest.raises(grpc.RpcError) as err:
+                client.submit(stray, sign_grant(key, stray))
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _a_member_speaks_only_for_its_own_nodes(shaanxi, national)
+
         answer = query(bank, SHAANXI.credit_code, ["tax"], trace_id="trace-fed-1")
         (tax,) = answer.categories
         assert tax.allowed, tax.message
@@ -186,6 +197,30 @@ def test_three_gateways(tmp_path: Path, pg_url: str) -> None:
         local = query(bank, enterprise_of("350102").credit_code, ["tax"])
         assert local.categories[0].reason_code  # decided at Fujian (no grant here)
         _suspend_and_partition(national, fujian, bank)
+
+
+def _a_member_speaks_only_for_its_own_nodes(member: Gateway, national: Gateway) -> None:
+    """Shaanxi's gateway identity at the national node cannot pass a query off as a
+    Fujian bank's."""
+    from xinlian.identity import Identity
+    from xinlian.v1 import common_pb2, federation_pb2, federation_pb2_grpc
+
+    upstream = Identity.load(member.home / "federation" / "upstream")
+    with upstream.channel() as channel, pytest.raises(grpc.RpcError) as err:
+        federation_pb2_grpc.FederationServiceStub(channel).ForwardQuery(
+            federation_pb2.ForwardQueryRequest(
+                credit_code=SHAANXI.credit_code,
+                purpose=common_pb2.PURPOSE_FINANCING,
+                categories=["tax"],
+                consumer_node_id="bank-cib@gw-350000",
+                consumer_kind=common_pb2.NODE_KIND_INSTITUTION,
+                origin_gateway_id="gw-350000",
+                hops=1,
+            ),
+            timeout=30,
+        )
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert reason_of(err.value) == "ORIGIN_NOT_CALLER"
 
 
 def _suspend_and_partition(national: Gateway, fujian: Gateway, bank: Any) -> None:
