@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audit.checkpoint import NoteSigner, NoteVerifier, verify_note
+from gateway.store.federation_store import MEMBER_COLUMNS
 from xinlian.errors import FailedPrecondition, InvalidArgument
 from xinlian.signing import canonical_json
 
@@ -39,19 +40,8 @@ NATIONAL_REGION = "100000"
 STALE_DIRECTORY = "STALE_DIRECTORY"
 NOT_THIS_FEDERATION = "NOT_THIS_FEDERATION"
 
-_MEMBER_KEYS = (
-    "gateway_id",
-    "region",
-    "region_prefix",
-    "endpoint",
-    "tls_server_name",
-    "ca_pem",
-    "verifier_key",
-    "origin",
-    "catalog_version",
-    "upstream",
-    "state",
-)
+# the member columns of the store, and the prefix derived from the region
+_MEMBER_KEYS = (*MEMBER_COLUMNS, "region_prefix")
 
 
 def region_prefix(region: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from audit.checkpoint import NoteSigner
-from audit.entry import Action, Entry, Outcome
+from audit.entry import Action
 from gateway.core.caller import Caller
 from gateway.flows.federation_directory import Directory, Member, region_prefix
 from gateway.flows.registry import Application, Registry, get_node
@@ -221,26 +221,18 @@ def join(caller: Caller, facts: JoinFacts, upstream_id: str, clock: Clock, trace
             },
             to_us(now),
         )
-        return ledger.append(
-            Entry(
-                action=Action.FEDERATION_JOINED,
-                time=now,
-                actor=caller.node_id,
-                actor_kind=caller.kind,
-                outcome=Outcome.OK,
-                trace_id=trace_id,
-                credit_code=None,
-                subject=caller.node_id,
-                details={
-                    "region": caller.region,
-                    "region_prefix": region_prefix(caller.region),
-                    "endpoint": facts.endpoint,
-                    "origin": facts.origin,
-                    "catalog_version": facts.catalog_version,
-                    "hop": hop(caller.node_id, None, HOP_IN),
-                },
-            )
+        details = {
+            "region": caller.region,
+            "region_prefix": region_prefix(caller.region),
+            "endpoint": facts.endpoint,
+            "origin": facts.origin,
+            "catalog_version": facts.catalog_version,
+            "hop": hop(caller.node_id, None, HOP_IN),
+        }
+        entry = caller.entry(
+            Action.FEDERATION_JOINED, now, trace_id, details, subject=caller.node_id
         )
+        return ledger.append(entry)
 
     return work
 

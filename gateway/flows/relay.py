@@ -271,26 +271,18 @@ class RelayReceiver:
                     continue
                 results.append(result)
                 rows.append(self._row(caller, direction, batch, result, digest, earliest, now))
-            index = ledger.append(
-                Entry(
-                    action=Action.RELAY_RECEIVED,
-                    time=now,
-                    actor=caller.node_id,
-                    actor_kind=caller.kind,
-                    outcome=Outcome.OK,
-                    trace_id=trace_id,
-                    credit_code=None,
-                    subject=caller.node_id,
-                    details={
-                        "direction": direction,
-                        "batches": [
-                            [b.source_node_id, b.batch_id, b.category, r.outcomes, r.reason_code]
-                            for b, r in zip(batches, results, strict=True)
-                        ],
-                        "hop": hop(caller.node_id, None, HOP_IN),
-                    },
-                )
+            details = {
+                "direction": direction,
+                "batches": [
+                    [b.source_node_id, b.batch_id, b.category, r.outcomes, r.reason_code]
+                    for b, r in zip(batches, results, strict=True)
+                ],
+                "hop": hop(caller.node_id, None, HOP_IN),
+            }
+            entry = caller.entry(
+                Action.RELAY_RECEIVED, now, trace_id, details, subject=caller.node_id
             )
+            index = ledger.append(entry)
             for row in rows:
                 federation_store.insert_relayed(conn, row | {"ledger_index": index})
             return results, index

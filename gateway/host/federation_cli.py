@@ -83,6 +83,28 @@ def init_top(config: GatewayConfig) -> dict[str, str]:
     return {"gateway_id": gateway_id, "directory_verifier_key": signer.verifier_key()}
 
 
+def rotate_key(config: GatewayConfig, finish: bool) -> dict[str, Any]:
+    """Directory key rotation at the top: (1) a next key, which signs beside the current
+    one and is listed, so members pin both; (2) ``finish``: the next key becomes the key."""
+    paths = FederationPaths(config.home / FEDERATION_DIR)
+    if not paths.directory_key.exists():
+        raise FailedPrecondition("this gateway is not the top", reason="NOT_TOP")
+    current = NoteSigner.from_key_string(paths.directory_key.read_text().strip())
+    if finish:
+        if not paths.directory_next_key.exists():
+            raise FailedPrecondition("no rotation in progress", reason="NO_NEXT_KEY")
+        paths.directory_next_key.replace(paths.directory_key)
+        key = NoteSigner.from_key_string(paths.directory_key.read_text().strip())
+        return {"directory_verifier_key": key.verifier_key(), "retired": current.verifier_key()}
+    if not paths.directory_next_key.exists():
+        name = f"{current.name}-{SystemClock().now():%Y%m%d%H%M%S}"
+        write_secret(
+            paths.directory_next_key, (NoteSigner.generate(name).signer_key() + "\n").encode()
+        )
+    following = NoteSigner.from_key_string(paths.directory_next_key.read_text().strip())
+    return {"directory_verifier_key": current.verifier_key(), "next": following.verifier_key()}
+
+
 def link(
     config: GatewayConfig,
     upstream: str,
@@ -231,6 +253,21 @@ def init_cmd(home: Path, region: str, gateway_id: str | None, as_json: bool) -> 
     click.echo(
         f"top gateway {result['gateway_id']}; directory key {result['directory_verifier_key']}"
     )
+
+
+@federation_group.command("rotate-key")
+@HOME_OPTION
+@click.option("--finish", is_flag=True, help="Retire the old key (after members fetched both).")
+@JSON_OPTION
+def rotate_key_cmd(home: Path, finish: bool, as_json: bool) -> None:
+    """Rotate the directory signing key without stopping traffic (docs/federation.md)."""
+    result = rotate_key(_config(home), finish)
+    if as_json:
+        print_json(result)
+    elif finish:
+        click.echo(f"directory key now {result['directory_verifier_key']}")
+    else:
+        click.echo(f"signing with both keys; next {result['next']}; then --finish")
 
 
 @federation_group.command("show")

@@ -119,3 +119,29 @@ def test_a_gateway_linked_while_serving_starts_federating(tmp_path: Path) -> Non
             wait_for(lambda: directory_size(fujian) == 2, what="the directory")
         finally:
             fujian.stop()
+
+
+def test_directory_key_rotation_without_stopping(tmp_path: Path) -> None:
+    with (
+        gateway_at(tmp_path, "national", "100000", top=True) as national,
+        gateway_at(tmp_path, "fujian", "350000") as fujian,
+    ):
+        link_to(fujian, national)
+        wait_for(lambda: directory_size(fujian) == 2, what="the directory")
+        fed = fujian.runtime.federation
+        started = xinlian("federation", "rotate-key", "--home", str(national.home), "--json")
+        assert_exit(started, 0)
+        keys = json.loads(started.stdout)
+        # (1) both keys sign and are listed: the member pins both
+        wait_for(lambda: len(fed.pinned()) == 2, what="both keys pinned")
+        finished = xinlian(
+            "federation", "rotate-key", "--home", str(national.home), "--finish", "--json"
+        )
+        assert_exit(finished, 0)
+        assert json.loads(finished.stdout)["directory_verifier_key"] == keys["next"]
+        # (2) the new key alone: still accepted, the old one no longer pinned
+        wait_for(lambda: fed.pinned() == [keys["next"]], what="the new key alone")
+        assert fed.directory.signer_keys == (keys["next"],)
+        again = xinlian("federation", "rotate-key", "--home", str(fujian.home), "--finish")
+        assert_exit(again, 6)
+        assert "not the top" in again.stderr
