@@ -224,13 +224,28 @@ def _a_member_speaks_only_for_its_own_nodes(member: Gateway, national: Gateway) 
 
 
 def _suspend_and_partition(national: Gateway, fujian: Gateway, bank: Any) -> None:
-    """A suspended member is refused at once; a refused hop is a clean error."""
+    """A suspended home is refused by the directory's word; a suspended member's own
+    calls are refused at once by the national node's gate."""
     from xinlian.v1 import registry_pb2
 
-    national.admin_stub().SuspendNode(
+    admin = national.admin_stub()
+    admin.SuspendNode(
+        registry_pb2.SuspendNodeRequest(node_id="gw-610000", reason="演练"), timeout=30
+    )
+
+    def shaanxi_state() -> str:
+        directory = fujian.runtime.federation.directory
+        return str(directory.member("gw-610000").state)
+
+    wait_for(lambda: shaanxi_state() == "suspended", what="the suspension in the directory")
+    with pytest.raises(grpc.RpcError) as err:
+        query(bank, SHAANXI.credit_code, ["tax"])
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason_of(err.value) == "HOME_GATEWAY_SUSPENDED"
+    admin.SuspendNode(
         registry_pb2.SuspendNodeRequest(node_id="gw-350000", reason="演练"), timeout=30
     )
     with pytest.raises(grpc.RpcError) as err:
-        query(bank, SHAANXI.credit_code, ["tax"])
+        query(bank, NATIONAL_ENTERPRISE.credit_code, ["tax"])
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert reason_of(err.value) == "NODE_SUSPENDED"
