@@ -213,6 +213,19 @@ def verify_stored_signature(conn: Connection, stored: StoredGrant) -> None:
 # -- units of work ---------------------------------------------------------------------
 
 
+def _require_consumer(conn: Connection, node_id: str) -> None:
+    kind = conn.execute(
+        select(schema.nodes.c.kind).where(schema.nodes.c.node_id == node_id)
+    ).scalar_one_or_none()
+    if kind is None:
+        raise InvalidArgument.field("grant.grantee_node_id", node_id, "a registered node")
+    if kind not in DATA_CONSUMER_KINDS:
+        raise FailedPrecondition(
+            f"grantee {node_id} is a {kind} node, which does not consume enterprise data",
+            reason=GRANTEE_NOT_CONSUMER,
+        )
+
+
 @refuses_statement("grant", lambda a: (a["grant"].credit_code, a["grant"].grant_id))
 def submit_grant(
     caller: Caller,
@@ -230,24 +243,12 @@ def submit_grant(
     canonical = grant.canonical_bytes()
 
     def work(conn: Connection, ledger: LedgerTx) -> tuple[StoredGrant, int]:
-        # (3) the grantee is a consumer node: here, or ``node@gateway`` of a member gateway
-        # of the federation (its gateway vouches for its kind, docs/federation.md)
-        kind = conn.execute(
-            select(schema.nodes.c.kind).where(schema.nodes.c.node_id == grant.grantee_node_id)
-        ).scalar_one_or_none()
+        # (3) the grantee is a consumer node here, or ``node@gateway`` of a member gateway
+        # of the federation, whose kind that gateway checks when it forwards the query
+        # (docs/federation.md)
         _node, at, gateway_id = grant.grantee_node_id.rpartition("@")
-        if at and member_known(conn, gateway_id):
-            kind = "institution"  # a remote consumer: its own gateway checked its kind
-        if kind is None:
-            raise InvalidArgument.field(
-                "grant.grantee_node_id", grant.grantee_node_id, "a registered node"
-            )
-        if kind not in DATA_CONSUMER_KINDS:
-            raise FailedPrecondition(
-                f"grantee {grant.grantee_node_id} is a {kind} node, which does not consume "
-                "enterprise data",
-                reason=GRANTEE_NOT_CONSUMER,
-            )
+        if not (at and member_known(conn, gateway_id)):
+            _require_consumer(conn, grant.grantee_node_id)
         # (4) the enterprise's current key signed exactly these bytes
         enterprise = require_enterprise(conn, grant.credit_code)
         verify_grant_signature(grant, signature, load_public_key(enterprise.public_key_pem))
