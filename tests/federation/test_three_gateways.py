@@ -184,6 +184,21 @@ def test_three_gateways(tmp_path: Path, pg_url: str) -> None:
         assert at_home[0].actor == "bank-cib@gw-350000"
         assert {in_national.trace_id, out_national.trace_id} == {"trace-fed-1"}
 
+        # a batch mixing a forwarded and a local enterprise: each answered where it lives
+        fujian_code = enterprise_of("350102").credit_code
+        with bank.channel() as channel:
+            batch = exchange_pb2_grpc.ExchangeServiceStub(channel).QueryBatch(
+                pb.QueryBatchRequest(
+                    credit_codes=[SHAANXI.credit_code, fujian_code],
+                    purpose=1,
+                    categories=["tax"],
+                ),
+                timeout=30,
+            )
+        forwarded, local_one = batch.results
+        assert forwarded.credit_code == SHAANXI.credit_code and forwarded.categories[0].allowed
+        assert local_one.credit_code == fujian_code and not local_one.categories[0].allowed
+
         # -- (6) revoked at the home gateway: the next forwarded query is denied ---------
         with AuthzClient(platform) as client:
             client.revoke_signed(
