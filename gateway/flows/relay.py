@@ -46,7 +46,7 @@ from gateway.core.caller import Caller
 from gateway.flows.federation_link import HOP_IN, HOP_OUT, Federation, hop
 from gateway.flows.runtime import Runtime
 from gateway.store import federation_store
-from gateway.store.batch_bytes import decode_signed_content
+from gateway.store.batch_bytes import DecodedRecord, decode_signed_content
 from gateway.store.committer import LedgerTx
 from gateway.store.timeutil import to_us
 from xinlian.errors import PermissionDenied, XinLianError
@@ -105,6 +105,39 @@ class RelayCalls(Protocol):
         trace_id: str,
         deadline_s: float,
     ) -> RelayAck: ...
+
+
+def check_provenance(
+    ca: x509.Certificate,
+    cert_pem: str,
+    source_node_id: str,
+    batch_id: str,
+    category: str,
+    content: bytes,
+    signature: bytes,
+) -> tuple[list[DecodedRecord] | None, str, str]:
+    """Steps (2)-(4) of receiving, also what ``xinlian federation verify`` re-checks:
+    the signer certificate was issued by ``ca`` and names the source department, its
+    signature covers ``content``, which is this batch's canonical bytes. Returns the
+    decoded records, or None with a reason and a message."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        return None, BAD_SIGNER, f"signer certificate not from the source CA ({exc})"
+    identity = identity_from_cert(cert)
+    if identity is None or identity.node_id != source_node_id:
+        return None, BAD_SIGNER, "signer certificate names another node"
+    if identity.kind != "department":
+        return None, BAD_SIGNER, "signer certificate is not a department's"
+    try:
+        verify(cert.public_key(), content, signature, what="batch")  # type: ignore[arg-type]
+        decoded = decode_signed_content(content, source_node_id, batch_id, category)
+    except PermissionDenied:
+        return None, BAD_SIGNATURE, "the department's signature does not verify"
+    except XinLianError as exc:
+        return None, exc.reason, exc.message
+    return decoded, "", ""
 
 
 def relayable(rt: Runtime) -> list[str]:
@@ -318,27 +351,18 @@ class RelayReceiver:
             return refused(CATEGORY_NOT_RELAYED, f"category {batch.category} is not relayed")
         if direction == UP and batch.source_gateway_id != caller.node_id:
             return refused(BAD_SIGNER, "a member relays only its own departments' batches")
-        # (2) the signer certificate, from the source gateway's CA, naming the department
-        try:
-            cert = x509.load_pem_x509_certificate(batch.signer_cert_pem.encode())
-            cert.verify_directly_issued_by(ca)
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            return refused(BAD_SIGNER, f"signer certificate not from the source CA ({exc})")
-        identity = identity_from_cert(cert)
-        if identity is None or identity.node_id != batch.source_node_id:
-            return refused(BAD_SIGNER, "signer certificate names another node")
-        if identity.kind != "department":
-            return refused(BAD_SIGNER, "signer certificate is not a department's")
-        # (3) the department's signature, (4) its canonical bytes and records
-        try:
-            verify(cert.public_key(), batch.signed_content, batch.signature, what="batch")  # type: ignore[arg-type]
-            decoded = decode_signed_content(
-                batch.signed_content, batch.source_node_id, batch.batch_id, batch.category
-            )
-        except PermissionDenied:
-            return refused(BAD_SIGNATURE, "the department's signature does not verify")
-        except XinLianError as exc:
-            return refused(exc.reason, exc.message)
+        # (2)-(4) signer certificate, signature, canonical bytes
+        decoded, reason, message = check_provenance(
+            ca,
+            batch.signer_cert_pem,
+            batch.source_node_id,
+            batch.batch_id,
+            batch.category,
+            batch.signed_content,
+            batch.signature,
+        )
+        if decoded is None:
+            return refused(reason, message)
         letters = "".join(
             "A" if self.validator.check(batch.category, code, rid, ver, fields).ok else "R"
             for code, rid, ver, _event, fields, _json in decoded

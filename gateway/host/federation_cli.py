@@ -38,6 +38,7 @@ from gateway.services.federation_client import apply_at, enroll_at, join_upstrea
 from gateway.store import federation_store
 from gateway.store.committer import commit_now
 from gateway.store.db import Store
+from gateway.verify.relayed import verify_relayed
 from xinlian.clock import SystemClock
 from xinlian.console import data_console, print_json
 from xinlian.errors import FailedPrecondition
@@ -253,6 +254,38 @@ def init_cmd(home: Path, region: str, gateway_id: str | None, as_json: bool) -> 
     click.echo(
         f"top gateway {result['gateway_id']}; directory key {result['directory_verifier_key']}"
     )
+
+
+def verify(config: GatewayConfig) -> dict[str, Any]:
+    """Every relayed copy held here, re-checked (``gateway.verify.relayed``)."""
+    paths = FederationPaths(config.home / FEDERATION_DIR)
+    ca_path = paths.upstream / "ca.pem"
+    upstream_ca = ca_path.read_text() if ca_path.exists() else None
+    store = Store(config.database_url)
+    try:
+        return store.read(lambda conn: verify_relayed(conn, upstream_ca)).as_json()
+    finally:
+        store.close()
+
+
+@federation_group.command("verify")
+@HOME_OPTION
+@JSON_OPTION
+def verify_cmd(home: Path, as_json: bool) -> None:
+    """Re-check every relayed copy held here: the department's signature through the
+    source gateway's CA, and the bytes' SHA-256 (exit 1 if one does not verify)."""
+    result = verify(_config(home))
+    if as_json:
+        print_json(result)
+    else:
+        click.echo(
+            f"relayed copies: {result['checked']} checked, {result['erased']} erased by "
+            f"retention, {len(result['problems'])} problems"
+        )
+        for problem in result["problems"]:
+            click.echo(f"  {problem['copy']}: {problem['reason']} {problem.get('message', '')}")
+    if not result["ok"]:
+        raise CommandExit(ExitCode.INTEGRITY, "error: a relayed copy does not verify")
 
 
 @federation_group.command("rotate-key")

@@ -5,12 +5,14 @@ after revocation (denied, reason), and one trace id with the peers' ledger index
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+from sqlalchemy import select
 from support.authz_helpers import reason_of
 from support.federation import (
     directory_size,
@@ -25,7 +27,7 @@ from support.federation import (
 )
 from support.harness import Gateway
 
-from gateway.host.federation_cli import show
+from gateway.host.federation_cli import show, verify
 from node_agent.enterprise import (
     AuthzClient,
     generate_key,
@@ -122,6 +124,8 @@ def test_three_gateways(tmp_path: Path, pg_url: str) -> None:
         assert down[0].source_gateway_id == "gw-100000" and down[0].batch_id == "b-down-1"
         assert not [r for r in relayed(fujian) if r.batch_id == "b-down-1"]
 
+        _relayed_copies_verify(national, shaanxi)
+
         # -- (5) a Fujian bank asks about a Shaanxi enterprise, under its grant ----------
         platform = shaanxi.enroll_node("city_platform", "sx-platform")
         sx_tax = shaanxi.enroll_node("department", "sx-tax", ("tax",))
@@ -212,6 +216,34 @@ def test_three_gateways(tmp_path: Path, pg_url: str) -> None:
         local = query(bank, enterprise_of("350102").credit_code, ["tax"])
         assert local.categories[0].reason_code  # decided at Fujian (no grant here)
         _suspend_and_partition(national, fujian, bank)
+
+
+def _relayed_copies_verify(national: Gateway, shaanxi: Gateway) -> None:
+    """The copies still prove their departments' signatures; an altered copy is named."""
+    from sqlalchemy import update
+    from support.installed_cli import assert_exit, xinlian
+
+    from gateway.store import schema
+
+    assert verify(national.config) == {"ok": True, "checked": 1, "erased": 0, "problems": []}
+    assert verify(shaanxi.config)["checked"] == 1  # the copy relayed down
+    f = schema.federation_relayed.c
+
+    def forge(conn: Any) -> None:
+        content = conn.execute(select(f.canonical)).scalar_one()
+        forged = bytes(content).replace(b'"version":1', b'"version":2', 1)
+        conn.execute(
+            update(schema.federation_relayed).values(
+                canonical=forged, canonical_sha256=hashlib.sha256(forged).hexdigest()
+            )
+        )
+
+    national.runtime.store.write(forge)
+    (problem,) = verify(national.config)["problems"]
+    assert problem["reason"] == "BAD_SIGNATURE"
+    result = xinlian("federation", "verify", "--home", str(national.home))
+    assert_exit(result, 1)
+    assert "BAD_SIGNATURE" in result.stdout
 
 
 def _a_member_speaks_only_for_its_own_nodes(member: Gateway, national: Gateway) -> None:
