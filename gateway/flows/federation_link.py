@@ -122,6 +122,10 @@ class Federation:
             self._downlinks[gateway_id] = identity
         return identity
 
+    def forget_downlink(self, gateway_id: str) -> None:
+        """A member joined again: its downlink identity is read afresh."""
+        self._downlinks.pop(gateway_id, None)
+
     def directory_signers(self) -> list[NoteSigner]:
         out = []
         for path in (self.paths.directory_key, self.paths.directory_next_key):

@@ -157,7 +157,9 @@ async def run_federation(rt: Runtime, fed: Federation, calls: FederationCalls) -
     next_directory = 0.0
     loop = asyncio.get_running_loop()
     while True:
-        if loop.time() >= next_directory:
+        # the top re-reads its members every round: a suspension stops down relay and
+        # forwards to the member within a relay interval; members fetch on their interval
+        if fed.is_top or loop.time() >= next_directory:
             try:
                 if fed.is_top:
                     await publish(rt, fed)

@@ -221,7 +221,7 @@ class ForwardQueries:
         try:
             return await self.calls.forward(identity, request, fed.forward_deadline_s)  # (4)
         except Unavailable as exc:
-            failed = ForwardAnswer(b"", 0, _peer_of(fed, identity, home), home.gateway_id)
+            failed = ForwardAnswer(b"", 0, _peer_of(fed, home), home.gateway_id)
             entry = _entry(
                 Action.QUERY_FORWARDED,
                 request,
@@ -254,7 +254,7 @@ class ForwardQueries:
         return await self.rt.commit_entry(entry)
 
 
-def _peer_of(fed: Federation, identity: Identity, home: Member) -> str:
+def _peer_of(fed: Federation, home: Member) -> str:
     return fed.upstream_id() if fed.upstream() is not None else home.gateway_id
 
 

@@ -81,7 +81,7 @@ class FederationServicer(federation_pb2_grpc.FederationServiceServicer):
             out,
             request.tls_server_name,
         )
-        fed._downlinks.pop(caller.node_id, None)
+        fed.forget_downlink(caller.node_id)
         trace_id = checked_trace_id("")
         index = await self.rt.commit(join(caller, facts, fed.gateway_id, self.rt.clock, trace_id))
         await publish(self.rt, fed)
