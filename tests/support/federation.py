@@ -19,7 +19,6 @@ from gateway.host.federation_cli import init_top, link
 from gateway.host.home import init_home
 from gateway.host.server import start
 from gateway.store import schema
-from node_agent.push import Pusher
 from support.harness import Gateway, LoopThread
 from support.postgres import free_port
 from xinlian.batch import BatchRecord, canonical_batch
@@ -182,6 +181,3 @@ def relayed(gw: Gateway) -> list[Any]:
             ).all()
         )
     )
-
-
-__all__ = ["Pusher"]
