@@ -94,6 +94,11 @@ class Action(StrEnum):
     REPAIR_APPLIED = "repair.applied"
     REPAIR_APPLICATION_REFUSED = "repair.application_refused"
     RECORD_WITHDRAWN = "record.withdrawn"
+    FEDERATION_JOINED = "federation.joined"
+    RELAY_SENT = "relay.sent"
+    RELAY_RECEIVED = "relay.received"
+    QUERY_FORWARDED = "query.forwarded"
+    QUERY_FORWARD_RECEIVED = "query.forward_received"
 
 
 class Outcome(StrEnum):

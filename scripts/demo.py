@@ -220,6 +220,7 @@ def run_scenario(listen: str, enroll: str) -> None:
     record_id, code = push_section()
     authorization_section(record_id, code)
     audit_section(record_id, code)
+    from demo_federation import federation_section
     from demo_objections import objection_section  # scripts/ is on sys.path
     from demo_tiles import tiles_section
 
@@ -235,6 +236,7 @@ def run_scenario(listen: str, enroll: str) -> None:
 
     console_section(banner, identity("officer-1"), admin, listen, record_id, code)
     __import__("demo_witness").witness_section(xl, banner, DEMO, HOME, listen)
+    federation_section(xl, banner, identity, DEMO, HOME)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from gateway.host.certs import cert_group
 from gateway.host.cli import gateway_group
 from gateway.host.tiles_cli import tiles_group
+from gateway.host.federation_cli import federation_group, link_cmd
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.catalog_cli import catalog_group
@@ -56,6 +57,8 @@ enterprise_group.add_command(freeze_cmd)
 
 gateway_group.add_command(cert_group)
 gateway_group.add_command(tiles_group)
+gateway_group.add_command(link_cmd)
+cli.add_command(federation_group)
 cli.add_command(gateway_group)
 cli.add_command(node_group)
 cli.add_command(admin_group)

@@ -46,6 +46,7 @@ OBJECTIONS = "xinlian.objections"
 OBJECTIONS_OVERDUE = "xinlian.objections.overdue"
 WITNESS_ROUNDS = "xinlian.witness.rounds"
 SPLIT_VIEWS = "xinlian.witness.split_views"
+RELAY_LAG = "xinlian.federation.relay_lag"
 
 # -- counters and histograms (observable gauges: gateway.host.telemetry) ----------------
 rpc_calls = _meter.create_counter(

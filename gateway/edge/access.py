@@ -78,6 +78,11 @@ ACCESS: dict[str, frozenset[str] | str] = {
     "/xinlian.v1.WithdrawalService/WithdrawRecords": frozenset({"department"}),
     # monthly statistics (docs/report.md): officers and administrators
     "/xinlian.v1.StatisticsService/GetStatistics": frozenset({"officer", "admin"}),
+    # federation (docs/federation.md): gateway nodes only; the directory also for officers
+    "/xinlian.v1.FederationService/Join": frozenset({"gateway"}),
+    "/xinlian.v1.FederationService/GetDirectory": frozenset({"gateway", "admin", "officer"}),
+    "/xinlian.v1.FederationService/Relay": frozenset({"gateway"}),
+    "/xinlian.v1.FederationService/ForwardQuery": frozenset({"gateway"}),
     # standard services
     "/grpc.health.v1.Health/Check": ALL_KINDS,
     "/grpc.health.v1.Health/Watch": ALL_KINDS,

@@ -64,6 +64,7 @@ from gateway.flows.denials import refuses_statement, refusing_statement
 from gateway.flows.enterprises import EnterpriseView, key_for_version, require_enterprise
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, Work
+from gateway.store.federation_store import member_known
 from gateway.store.timeutil import from_us, to_us
 from xinlian import limits
 from xinlian.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, clip
@@ -212,6 +213,19 @@ def verify_stored_signature(conn: Connection, stored: StoredGrant) -> None:
 # -- units of work ---------------------------------------------------------------------
 
 
+def _require_consumer(conn: Connection, node_id: str) -> None:
+    kind = conn.execute(
+        select(schema.nodes.c.kind).where(schema.nodes.c.node_id == node_id)
+    ).scalar_one_or_none()
+    if kind is None:
+        raise InvalidArgument.field("grant.grantee_node_id", node_id, "a registered node")
+    if kind not in DATA_CONSUMER_KINDS:
+        raise FailedPrecondition(
+            f"grantee {node_id} is a {kind} node, which does not consume enterprise data",
+            reason=GRANTEE_NOT_CONSUMER,
+        )
+
+
 @refuses_statement("grant", lambda a: (a["grant"].credit_code, a["grant"].grant_id))
 def submit_grant(
     caller: Caller,
@@ -229,20 +243,12 @@ def submit_grant(
     canonical = grant.canonical_bytes()
 
     def work(conn: Connection, ledger: LedgerTx) -> tuple[StoredGrant, int]:
-        # (3) the grantee is a consumer node
-        kind = conn.execute(
-            select(schema.nodes.c.kind).where(schema.nodes.c.node_id == grant.grantee_node_id)
-        ).scalar_one_or_none()
-        if kind is None:
-            raise InvalidArgument.field(
-                "grant.grantee_node_id", grant.grantee_node_id, "a registered node"
-            )
-        if kind not in DATA_CONSUMER_KINDS:
-            raise FailedPrecondition(
-                f"grantee {grant.grantee_node_id} is a {kind} node, which does not consume "
-                "enterprise data",
-                reason=GRANTEE_NOT_CONSUMER,
-            )
+        # (3) the grantee is a consumer node here, or ``node@gateway`` of a member gateway
+        # of the federation, whose kind that gateway checks when it forwards the query
+        # (docs/federation.md)
+        _node, at, gateway_id = grant.grantee_node_id.rpartition("@")
+        if not (at and member_known(conn, gateway_id)):
+            _require_consumer(conn, grant.grantee_node_id)
         # (4) the enterprise's current key signed exactly these bytes
         enterprise = require_enterprise(conn, grant.credit_code)
         verify_grant_signature(grant, signature, load_public_key(enterprise.public_key_pem))

@@ -112,6 +112,7 @@ class QuerySpec:
     trace_id: str
     self_query: SelfQuery | None = None
     self_signature: bytes = b""
+    hop: dict[str, Any] | None = None  # a forwarded query's hop (gateway.flows.forward_query)
 
 
 @dataclass
@@ -482,6 +483,8 @@ def _entry(item: Prepared, outcomes: Sequence[CategoryOutcome]) -> Entry:
     }
     if item.spec.self_query is not None:
         details["nonce"] = item.spec.self_query.nonce
+    if item.spec.hop is not None:
+        details["hop"] = item.spec.hop
     return Entry(
         action=Action.QUERY if allowed else Action.QUERY_DENIED,
         time=item.now,

@@ -16,7 +16,9 @@ Steps of ``prune``, numbered as in the code:
 3. stored records of negative categories (catalog ``negative``: 行政处罚, 司法判决,
    严重失信) whose event time is more than ``NEGATIVE_RETENTION_DAYS`` ago are deleted
    (征信业管理条例 第十六条: 5 years after the event ends);
-4. the batch's signed canonical bytes still hold those records' fields, so they are
+4. (4b: the relayed copies other gateways sent here lose their signed bytes by the same
+   rule: a negative batch whose earliest record is past the period, docs/federation.md)
+   the batch's signed canonical bytes still hold those records' fields, so they are
    erased too: every negative batch whose bytes are stored and whose signed records
    include one past that period (the rule of step 3, ``Retention.allows_missing``),
    one batch at a time (``gateway.store.erasure``):
@@ -66,7 +68,7 @@ from sqlalchemy import (
 from audit.entry import Action
 from authz.catalog import Catalog
 from gateway.core.bounds import MIN_RETENTION_DAYS
-from gateway.store import schema
+from gateway.store import federation_store, schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
 from gateway.store.dialect import dialect_of
@@ -110,6 +112,8 @@ class PruneResult:
     wal_truncated: bool | None = None
     """SQLite: whether the final WAL checkpoint emptied the WAL file (None: not SQLite,
     or a dry run)."""
+    relayed_erased: int = 0
+    """Relayed copies of negative batches (gateway.flows.relay) whose bytes were erased."""
 
 
 def verify_retention(catalog: Catalog, now: datetime) -> Retention:
@@ -203,6 +207,20 @@ def prune(
         erased += 1
         deleted += 0 if dry_run else len(found.due_rows)
 
+    # (4b) relayed copies (docs/federation.md): the same rule on other gateways' batches
+    relayed_cutoff = to_us(negative_cutoff)
+    relayed = 0
+    if negative and not dry_run:
+        relayed = store.write(
+            _overwriting(
+                partial(
+                    federation_store.erase_relayed_before,
+                    cutoff_us=relayed_cutoff,
+                    categories=negative,
+                )
+            )
+        )
+
     # (5) SQLite: no deleted page left behind in the WAL file
     wal_truncated = None if dry_run else store.dialect.truncate_wal(store.engine)
     return PruneResult(
@@ -216,6 +234,7 @@ def prune(
         erased,
         tuple(refused),
         wal_truncated,
+        relayed,
     )
 
 

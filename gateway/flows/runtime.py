@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 
@@ -76,6 +76,10 @@ class Runtime:
     # The main listener as served (address, bound port), set by the server at start: what
     # enrollment hands to nodes derives from it (``Settings.advertised``).
     served: tuple[str | None, int] = (None, 0)
+    # The federation (gateway.flows.federation_link.Federation) when this gateway is
+    # federated, and its client to peer gateways (gateway.services.federation_client).
+    federation: Any = None
+    peer_client: Any = None
 
     async def commit(self, work: Work[T]) -> T:
         return await self.committer.submit(work)

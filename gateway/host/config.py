@@ -278,6 +278,22 @@ class GatewayConfig(BaseSettings):
         gt=0,
         le=86400,
         description="Seconds between witnessing rounds (cosigning the peers' checkpoints).",
+    federation_region: str = Field(
+        default="",
+        description="This gateway's region in a federation (6 digits, 100000 for the national "
+        'node); "" when not federated (docs/federation.md).',
+    )
+    federation_gateway_id: str = Field(
+        default="", description='Gateway id in the federation; "" for gw-<federation_region>.'
+    )
+    federation_directory_interval_s: float = Field(
+        default=30.0, gt=0, le=86400, description="Seconds between directory fetches."
+    )
+    federation_relay_interval_s: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds between relay rounds (up and down)."
+    )
+    federation_forward_deadline_s: float = Field(
+        default=5.0, gt=0, le=120, description="Deadline of one forwarded query hop."
     )
 
     @classmethod
@@ -336,6 +352,11 @@ class GatewayConfig(BaseSettings):
                 ipaddress.ip_network(network)
             except ValueError:
                 raise ValueError(f"a network such as 10.0.0.0/8, not {network!r}") from None
+    @field_validator("federation_region")
+    @classmethod
+    def _federation_region(cls, value: str) -> str:
+        if value and not (len(value) == 6 and value.isdigit()):
+            raise ValueError('a 6-digit division code, or "" when not federated')
         return value
 
     @field_validator("readiness_max_checkpoint_age_s")

@@ -27,6 +27,7 @@ from gateway.flows.runtime import Runtime
 from gateway.flows.witness import Witness, run_witness
 from gateway.flows.witness_peers import configured_peers
 from gateway.host import telemetry
+from gateway.host.assemble import build_federation
 from gateway.host.certs import run_cert_watch
 from gateway.host.config import DEFAULT_WITNESS_INTERVAL_S, GatewayConfig
 from gateway.host.health import Monitor
@@ -37,6 +38,7 @@ from gateway.services.audit_service import AuditServicer
 from gateway.services.authorization_service import AuthorizationServicer
 from gateway.services.catalog_service import CatalogServicer
 from gateway.services.exchange_service import ExchangeServicer
+from gateway.services.federation_service import FederationServicer, start_federation
 from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
 from gateway.services.peer_client import connect_peer
@@ -56,6 +58,8 @@ from xinlian.v1 import (
     catalog_pb2_grpc,
     exchange_pb2,
     exchange_pb2_grpc,
+    federation_pb2,
+    federation_pb2_grpc,
     notices_pb2,
     notices_pb2_grpc,
     objections_pb2,
@@ -94,6 +98,7 @@ SERVICE_NAMES = (
     withdrawals_pb2.DESCRIPTOR.services_by_name["WithdrawalService"].full_name,
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
     witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
+    federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -163,6 +168,7 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     withdrawals_pb2_grpc.add_WithdrawalServiceServicer_to_server(WithdrawalServicer(rt), server)
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(rt), server)
+    federation_pb2_grpc.add_FederationServiceServicer_to_server(FederationServicer(rt), server)
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
@@ -224,6 +230,11 @@ async def start(
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
     background.append(loop.create_task(witness_task(rt), name="witness"))
+    if isinstance(rt.config, GatewayConfig):  # directory and relay (docs/federation.md)
+        config = rt.config
+        background.extend(start_federation(rt, lambda: build_federation(config)))
+    else:
+        background.extend(start_federation(rt))
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

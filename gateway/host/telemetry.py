@@ -32,6 +32,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 
 from gateway.core import metrics as names
 from gateway.core.metrics import TRACING
+from gateway.flows.relay import RELAY_LAG
 
 SERVICE_NAME = "xinlian-gateway"
 LOG_LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -171,6 +172,13 @@ def _overdue(options: CallbackOptions) -> Iterable[Observation]:
     return [Observation(n, {"category": category}) for category, n in totals.items()]
 
 
+def _relay_lag(options: CallbackOptions) -> Iterable[Observation]:
+    return [
+        Observation(n, {"peer": peer, "direction": direction})
+        for (peer, direction), n in list(RELAY_LAG.items())
+    ]
+
+
 _GAUGES: tuple[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], str, str], ...] = (
     (names.COMMIT_QUEUE_DEPTH, _plain("queue_depth"), "{unit}", "Units waiting to commit"),
     (names.LEDGER_SIZE, _plain("ledger_size"), "{entry}", "Ledger entries (tree size)"),
@@ -192,6 +200,12 @@ _GAUGES: tuple[tuple[str, Callable[[CallbackOptions], Iterable[Observation]], st
         _overdue,
         "{objection}",
         "Open objections past their answer deadline, by category",
+    ),
+    (
+        names.RELAY_LAG,
+        _relay_lag,
+        "{batch}",
+        "Batches of relayed categories not yet acknowledged, by peer gateway and direction",
     ),
 )
 

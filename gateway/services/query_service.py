@@ -20,9 +20,11 @@ from authz.objections import Note
 from gateway.core.caller import Caller, current_caller
 from gateway.core.metrics import annotate, query_decisions
 from gateway.flows.denials import refusing_statement
+from gateway.flows.federation_directory import Member
 from gateway.flows.query import Committed, QueryHandler, QuerySpec
 from gateway.flows.runtime import Runtime
 from gateway.services.convert import purpose_from_wire
+from gateway.services.forwarding import Forwarding
 from gateway.services.streams import cancel, ordered
 from xinlian.errors import InvalidArgument, ResourceExhausted
 from xinlian.limits import MAX_QUERY_BATCH, MAX_QUERY_STREAM
@@ -35,6 +37,7 @@ MAX_STREAM_INFLIGHT = 16
 class QueryService:
     def __init__(self, rt: Runtime) -> None:
         self.handler = QueryHandler(rt)
+        self.forwarding = Forwarding(rt)  # enterprises of other regions (docs/federation.md)
 
     # -- (1) a request read into a QuerySpec ---------------------------------------------
 
@@ -67,9 +70,27 @@ class QueryService:
     async def answer(self, caller: Caller, specs: Sequence[QuerySpec]) -> list[pb.QueryResponse]:
         """Steps (2)-(7) for these specs, one response each."""
         annotate("xinlian.trace_id", specs[0].trace_id)  # the RPC's span is the step
+        homes = self.forwarding.homes(specs)
+        if any(homes):
+            return await self._some_forwarded(caller, specs, homes)
         committed = await self.handler.run(caller, specs)
         count_decisions(committed)
         return [query_response(done) for done in committed]
+
+    async def _some_forwarded(
+        self, caller: Caller, specs: Sequence[QuerySpec], homes: Sequence[Member | None]
+    ) -> list[pb.QueryResponse]:
+        """Local specs answered here, each other one by its home gateway, in order."""
+        local = [spec for spec, home in zip(specs, homes, strict=True) if home is None]
+        answered = iter(
+            [query_response(d) for d in await self.handler.run(caller, local)] if local else []
+        )
+        out = []
+        for spec, home in zip(specs, homes, strict=True):
+            out.append(
+                next(answered) if home is None else await self.forwarding.answer(caller, spec, home)
+            )
+        return out
 
     # -- RPCs -----------------------------------------------------------------------------
 

@@ -474,4 +474,56 @@ split_views = Table(
     Column("source_b", String(200), nullable=False),
     Column("detected_at_us", BigInteger, nullable=False),
     UniqueConstraint("origin", "tree_size", "root_a", "root_b", name="uq_split_views_roots"),
+# Federation (0009, docs/federation.md): the member gateways (the top gateway fills it
+# from Join; a member from each verified directory), the relay cursors (the durable
+# outbox is the batches table read past a cursor per peer and direction), and the
+# relayed copies of other gateways' departments' signed batches.
+federation_members = Table(
+    "federation_members",
+    metadata,
+    Column("gateway_id", String(64), primary_key=True),
+    Column("region", String(12), nullable=False),
+    Column("endpoint", String(255), nullable=False),
+    Column("tls_server_name", String(255), nullable=False, default=""),
+    Column("ca_pem", Text, nullable=False),
+    Column("verifier_key", Text, nullable=False),
+    Column("origin", String(255), nullable=False),
+    Column("catalog_version", String(32), nullable=False, default=""),
+    Column("upstream", String(64), nullable=False, default=""),
+    Column("state", String(12), nullable=False, default="admitted"),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+federation_cursors = Table(
+    "federation_cursors",
+    metadata,
+    Column("peer", String(64), primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("last_batch_pk", BigInteger, nullable=False),
+    Column("updated_at_us", BigInteger, nullable=False),
+)
+
+federation_relayed = Table(
+    "federation_relayed",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("direction", String(8), nullable=False),
+    Column("sender_gateway_id", String(64), nullable=False),
+    Column("source_gateway_id", String(64), nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("category", String(64), nullable=False),
+    # the department's signed bytes; NULL once retention or erasure removed them
+    Column("canonical", LargeBinary, nullable=True),
+    Column("canonical_sha256", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("signer_cert_pem", Text, nullable=False),
+    Column("source_ledger_index", BigInteger, nullable=False),
+    Column("received_at_us", BigInteger, nullable=False),
+    Column("earliest_event_us", BigInteger, nullable=True),
+    Column("ledger_index", BigInteger, nullable=False),
+    Column("outcomes", Text, nullable=False),
+    UniqueConstraint(
+        "source_gateway_id", "source_node_id", "batch_id", name="uq_federation_relayed_batch"
+    ),
 )

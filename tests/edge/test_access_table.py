@@ -12,6 +12,7 @@ from xinlian.v1 import (
     authorization_pb2,
     catalog_pb2,
     exchange_pb2,
+    federation_pb2,
     notices_pb2,
     objections_pb2,
     registry_pb2,
@@ -27,6 +28,7 @@ MODULES += (objections_pb2,)
 MODULES += (withdrawals_pb2,)
 MODULES += (statistics_pb2,)
 MODULES += (witness_pb2,)
+MODULES += (federation_pb2,)
 
 
 def _contract_methods() -> set[str]:

@@ -112,6 +112,11 @@ def test_action_set_is_closed() -> None:
         "repair.applied",
         "repair.application_refused",
         "record.withdrawn",
+        "federation.joined",
+        "relay.sent",
+        "relay.received",
+        "query.forwarded",
+        "query.forward_received",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
