@@ -93,6 +93,9 @@ class Action(StrEnum):
     REPAIR_RECORDED = "repair.recorded"
     REPAIR_APPLIED = "repair.applied"
     REPAIR_APPLICATION_REFUSED = "repair.application_refused"
+    SUBSCRIPTION_CREATED = "subscription.created"
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+    SUBSCRIPTION_DELIVERED = "subscription.delivered"
 
 
 class Outcome(StrEnum):

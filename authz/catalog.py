@@ -88,6 +88,8 @@ class FieldSpec:
     sensitivity: Sensitivity
     default_mask: str = "keep"
     description: str = ""
+    # a code list the value must be in (``authz.industry``: "gbt4754_2017"); "" none
+    code_list: str = ""
 
 
 _END_REASONS = frozenset({"LIST_REMOVED", "CREDIT_REPAIRED"})  # authz.publicity's reasons
@@ -220,6 +222,7 @@ class Catalog:
                     sensitivity=Sensitivity(f["sensitivity"]),
                     default_mask=f.get("default_mask", "keep"),
                     description=f.get("description", ""),
+                    code_list=_code_list(f.get("code_list", "")),
                 )
                 for f in raw["fields"]
             )
@@ -261,6 +264,16 @@ class Catalog:
     def default(cls) -> Catalog:
         text = resources.files("authz.data").joinpath("catalog.json").read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))
+
+
+CODE_LISTS = frozenset({"gbt4754_2017"})
+"""The code lists a field may name (``authz.industry``: GB/T 4754-2017 industries)."""
+
+
+def _code_list(name: str) -> str:
+    if name and name not in CODE_LISTS:
+        raise ValueError(f"catalog: unknown code list {name!r}, want one of {sorted(CODE_LISTS)}")
+    return name
 
 
 def _publicity(raw: Mapping[str, Any], field_names: tuple[str, ...]) -> Publicity | None:

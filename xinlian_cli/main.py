@@ -26,6 +26,7 @@ from node_agent.cli import admin_group, node_group
 from node_agent.notices_cli import notices_group
 from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
 from node_agent.repairs_cli import repair_group
+from node_agent.subscriptions_cli import subscribe_group
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian_cli.audit import audit_group
@@ -62,6 +63,7 @@ cli.add_command(notices_group)
 cli.add_command(repair_group)
 cli.add_command(objection_group)
 cli.add_command(catalog_group)
+cli.add_command(subscribe_group)
 
 
 def _reason(error: grpc.RpcError) -> str:

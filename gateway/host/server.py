@@ -20,6 +20,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 
 from gateway.edge.chain import ChainInterceptor
+from gateway.flows.change_log import run_publicity_ends
 from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
 from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
@@ -37,6 +38,7 @@ from gateway.services.notices_service import NoticeServicer
 from gateway.services.objection_service import ObjectionServicer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
+from gateway.services.subscriptions_service import SubscriptionServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -56,6 +58,8 @@ from xinlian.v1 import (
     registry_pb2_grpc,
     repairs_pb2,
     repairs_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -77,6 +81,7 @@ SERVICE_NAMES = (
     notices_pb2.DESCRIPTOR.services_by_name["NoticeService"].full_name,
     objections_pb2.DESCRIPTOR.services_by_name["ObjectionService"].full_name,
     repairs_pb2.DESCRIPTOR.services_by_name["RepairService"].full_name,
+    subscriptions_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -131,6 +136,9 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     objections_pb2_grpc.add_ObjectionServiceServicer_to_server(ObjectionServicer(rt), server)
     notices_pb2_grpc.add_NoticeServiceServicer_to_server(NoticeServicer(rt), server)
     repairs_pb2_grpc.add_RepairServiceServicer_to_server(RepairServicer(rt), server)
+    subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+        SubscriptionServicer(rt), server
+    )
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
@@ -189,6 +197,7 @@ async def start(
     telemetry.add_source(monitor)
     background = [checkpointer, loop.create_task(monitor.run(), name="health")]
     background.append(loop.create_task(run_notice_generator(rt), name="notices"))
+    background.append(loop.create_task(run_publicity_ends(rt), name="publicity-ends"))
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

@@ -111,6 +111,9 @@ def test_action_set_is_closed() -> None:
         "repair.recorded",
         "repair.applied",
         "repair.application_refused",
+        "subscription.created",
+        "subscription.cancelled",
+        "subscription.delivered",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
