@@ -81,6 +81,12 @@ def record_changed(
     subscriptions_store.log_record(conn, record_pk, kind, to_us(now), note)
 
 
+def kind_of_answer(answer: str) -> str:
+    """The event of an objection's answer: a withdrawal withdraws the record; any other
+    answer (upheld, corrected) ends the annotation, an ``objection`` event."""
+    return WITHDRAWN if answer == "withdrawn" else OBJECTION
+
+
 # -- publicity ends: the scheduled task ------------------------------------------------
 
 
