@@ -61,7 +61,7 @@ def test_unacknowledged_batch_comes_again_with_the_same_ids(
     sub = _batch_sub(bank)
     push(dept, tmp_path, "registration", _registrations(fujian[:5], 1))
     with SubscriptionClient(bank) as client:
-        responses, acks = client.stream(sub)
+        responses, _acks = client.stream(sub)
         first = next(responses)  # received, never acknowledged: the connection drops
         responses.cancel()  # type: ignore[attr-defined]
     ids = [e.event_id for e in first.events]
