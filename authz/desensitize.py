@@ -31,7 +31,10 @@ A value that does not fit its mask (``range`` on a non-number, ``mobile`` on a l
 is not sent. Unknown mask names are errors when the policy or catalog is loaded.
 
 Invariant, enforced here and not only in the data: an access institution never gets
-``keep`` on a field of a non-public category, nor on a C2 or C3 field of any category.
+``keep`` on a raw field of a non-public category, nor on a C2 or C3 field of any
+category. A *derived* field of the catalog (a rating such as 纳税信用等级 or a computed
+indicator, never C2/C3) is not raw detail: every consumer the decision lets see it gets
+it as is.
 ``MaskPolicy.from_dict`` refuses a table that says so; ``MaskPolicy.resolve`` turns any
 such ``keep`` (from a ``default`` catalog mask, or a table built around the loader) into
 ``drop``.
@@ -104,11 +107,16 @@ class MaskError(ValueError):
     """A value does not fit its mask; the field is then not sent."""
 
 
-def keep_forbidden(role: str, category_public: bool, sensitivity: Sensitivity) -> bool:
-    """The invariant: where an institution must never receive a raw value."""
-    return role == ROLE_INSTITUTION and (
-        not category_public or sensitivity in (Sensitivity.C2, Sensitivity.C3)
-    )
+def keep_forbidden(
+    role: str, category_public: bool, sensitivity: Sensitivity, derived: bool = False
+) -> bool:
+    """The invariant: where an institution must never receive a raw value. A derived
+    field (a rating or indicator, never C2/C3: the catalog loader checks) is not raw."""
+    if role != ROLE_INSTITUTION:
+        return False
+    if sensitivity in (Sensitivity.C2, Sensitivity.C3):
+        return True
+    return not category_public and not derived
 
 
 # -- mask specs ------------------------------------------------------------------------
@@ -331,6 +339,10 @@ class MaskPolicy:
         """The mask for one field, with the institution invariant as the last defense."""
         if role not in ROLES:
             raise InvalidArgument.field("role", role, "one of " + ", ".join(ROLES))
+        if field.derived and not keep_forbidden(
+            role, category.public, field.sensitivity, derived=True
+        ):
+            return _KEEP  # a rating or indicator: as is, to whoever may see the field
         scope = SCOPE_PUBLIC if category.public else SCOPE_NON_PUBLIC
         key = (role, scope, field.sensitivity)
         if key not in self.rules:
