@@ -143,7 +143,7 @@ def _publicity_work(catalog: Catalog, now: datetime, conn: Connection, ledger: L
     return log_publicity_ends(conn, catalog, now)
 
 
-def prune(conn: Connection, ledger: LedgerTx, now: datetime) -> int:
+def prune(conn: Connection, now: datetime) -> int:
     """Retention of the change log: events older than ``CHANGE_LOG_RETENTION_DAYS``."""
     before = now - timedelta(days=CHANGE_LOG_RETENTION_DAYS)
     return subscriptions_store.prune_log(conn, to_us(before))

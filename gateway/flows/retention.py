@@ -66,6 +66,7 @@ from sqlalchemy import (
 from audit.entry import Action
 from authz.catalog import Catalog
 from gateway.core.bounds import MIN_RETENTION_DAYS
+from gateway.flows import change_log
 from gateway.store import schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
@@ -110,6 +111,8 @@ class PruneResult:
     wal_truncated: bool | None = None
     """SQLite: whether the final WAL checkpoint emptied the WAL file (None: not SQLite,
     or a dry run)."""
+    change_log_pruned: int = 0
+    """Change log events deleted (gateway.flows.change_log; 0 on a dry run)."""
 
 
 def verify_retention(catalog: Catalog, now: datetime) -> Retention:
@@ -185,6 +188,8 @@ def prune(
         return int(conn.execute(delete(schema.records).where(*record_where)).rowcount or 0)
 
     deleted = store.read(records) if dry_run else store.write(_overwriting(records))
+    # (3b) the subscriptions' change log past its own retention (docs/subscriptions.md)
+    events_pruned = 0 if dry_run else store.write(partial(change_log.prune, now=now))
 
     # (4) the signed bytes of negative batches holding a due record
     erased = 0
@@ -216,6 +221,7 @@ def prune(
         erased,
         tuple(refused),
         wal_truncated,
+        events_pruned,
     )
 
 

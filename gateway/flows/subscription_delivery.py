@@ -253,7 +253,7 @@ class SubscriptionDelivery:
         signals: tuple[Signal, ...] = ()
         note = event.note
         if event.kind in FIELD_KINDS:
-            if event.withdrawn or not self._shown(conn, event, category, now):
+            if not event.present or event.withdrawn or not self._shown(conn, event, category, now):
                 return None
             # (5) risk signals on the raw fields, (6) the fields masked once
             signals = self.rules.signals(event.category, event.kind, event.fields)

@@ -48,6 +48,7 @@ class LoggedEvent:
     fields: dict[str, str]
     event_time_us: int
     withdrawn: bool
+    present: bool  # the record row is still stored (retention may have deleted it)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def _event(row: Any) -> LoggedEvent:
         fields=fields,
         event_time_us=int(row.event_time_us or 0),
         withdrawn=row.withdrawn_at_us is not None,
+        present=row.fields is not None,
     )
 
 

@@ -127,7 +127,7 @@ def test_cursor_older_than_retention_needs_a_resync(gateway: Gateway, tmp_path: 
     push(dept, tmp_path, "registration", _registrations(fujian[2:4], 4))
     later = datetime.now(UTC) + timedelta(days=change_log.CHANGE_LOG_RETENTION_DAYS + 1)
     pruned = gateway.loop.run(
-        gateway.runtime.commit(lambda conn, ledger: change_log.prune(conn, ledger, later))
+        gateway.runtime.commit(lambda conn, ledger: change_log.prune(conn, later))
     )
     assert pruned == 3  # the newest event is always kept
     with SubscriptionClient(bank) as client:
