@@ -47,7 +47,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
@@ -277,12 +277,21 @@ _KEEP = MaskSpec("keep")
 _RuleKey = tuple[str, str, Sensitivity]  # (role, scope, sensitivity)
 
 
+MAX_RESOLVED = 10_000
+"""Remembered field masks per policy (a catalog has a few hundred fields)."""
+
+
 @dataclass(frozen=True)
 class MaskPolicy:
     """role × scope × sensitivity → MaskSpec, or None for the catalog's default mask."""
 
     version: str
     rules: Mapping[_RuleKey, MaskSpec | None]
+    # resolve()'s answers by (role, category public, field identity); the field itself
+    # is kept beside its answer, so a reused id never answers for another field
+    _resolved: dict[tuple[str, bool, int], tuple[FieldSpec, MaskSpec]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MaskPolicy:
@@ -336,7 +345,19 @@ class MaskPolicy:
                 parse_mask(spec.default_mask, field_name=f"catalog.{category.id}.{spec.name}")
 
     def resolve(self, role: str, category: Category, field: FieldSpec) -> MaskSpec:
-        """The mask for one field, with the institution invariant as the last defense."""
+        """The mask for one field, with the institution invariant as the last defense
+        (remembered: the same role, publicity and field always resolve alike)."""
+        key = (role, category.public, id(field))
+        known = self._resolved.get(key)
+        if known is not None and known[0] is field:
+            return known[1]
+        mask = self._resolve(role, category, field)
+        if len(self._resolved) >= MAX_RESOLVED:
+            self._resolved.clear()
+        self._resolved[key] = (field, mask)
+        return mask
+
+    def _resolve(self, role: str, category: Category, field: FieldSpec) -> MaskSpec:
         if role not in ROLES:
             raise InvalidArgument.field("role", role, "one of " + ", ".join(ROLES))
         if field.derived and not keep_forbidden(

@@ -221,8 +221,10 @@ def run_scenario(listen: str, enroll: str) -> None:
     authorization_section(record_id, code)
     audit_section(record_id, code)
     from demo_objections import objection_section  # scripts/ is on sys.path
+    from demo_subscriptions import subscriptions_section
 
     objection_section(xl, banner, identity, DEMO, record_id, code)
+    subscriptions_section(xl, banner, identity, DEMO, code)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

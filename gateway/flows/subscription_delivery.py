@@ -40,12 +40,13 @@ acknowledged cursor, and event ids (the change log position) make repeats harmle
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection
 
 from audit.entry import Action
 from authz.catalog import Category, Purpose
@@ -58,13 +59,14 @@ from authz.objections import ObjectionRule, notes_for
 from authz.risk_signals import Signal, load_default_rules
 from gateway.core.caller import Caller
 from gateway.flows import change_log
+from gateway.flows.change_log_window import EventWindow
 from gateway.flows.enterprises import EnterpriseView, read_enterprise_view
 from gateway.flows.grants import read_grant_states
 from gateway.flows.publicity import PublicityFilter
 from gateway.flows.registry import get_node
 from gateway.flows.runtime import Runtime, new_trace_id
 from gateway.flows.subscriptions import BATCH, MONITORING, owned, region_of
-from gateway.store import schema, subscriptions_store
+from gateway.store import subscriptions_store
 from gateway.store.committer import LedgerTx
 from gateway.store.objections_store import attached_notes
 from gateway.store.query_reads import StoredRecord
@@ -72,8 +74,13 @@ from gateway.store.subscriptions_store import LoggedEvent, StoredSubscription
 from gateway.store.timeutil import from_us, to_us
 from xinlian.errors import FailedPrecondition, PermissionDenied
 
-MAX_EVENTS_PER_BATCH = 200
+MAX_EVENTS_PER_BATCH = 300
 """Change log events read per batch (bounds the batch and its ledger entry)."""
+ENTRY_EVENTS_BUDGET = 40_000
+"""Bytes of event references one ``subscription.delivered`` entry may hold (an entry is
+at most ``audit.entry.MAX_ENTRY_BYTES``); a batch past it is cut there."""
+EVENT_REF_BYTES = 48
+"""An event reference's bytes besides its texts (position, kind, version, JSON)."""
 ADMITTED = "admitted"
 REGISTRATION = "registration"
 FIELD_KINDS = frozenset({change_log.RECORD, change_log.CORRECTED})
@@ -137,6 +144,7 @@ class SubscriptionDelivery:
         self.policy = load_default_policy(rt.catalog)
         self.rules = load_default_rules()
         self.publicity = PublicityFilter(rt.catalog)
+        self.window = EventWindow()
 
     # -- (1), (2) open ------------------------------------------------------------------
 
@@ -188,7 +196,7 @@ class SubscriptionDelivery:
 
     def _plan(self, conn: Connection, session: Session, now: datetime) -> _Planned | None:
         # (3) the events and what deciding them needs, fresh
-        events = subscriptions_store.read_events(conn, session.sent, MAX_EVENTS_PER_BATCH)
+        events = self.window.read(conn, session.sent, MAX_EVENTS_PER_BATCH)
         if not events:
             return None
         head = subscriptions_store.bounds(conn)[1]
@@ -212,8 +220,14 @@ class SubscriptionDelivery:
         for event in wanted:
             code = event.credit_code
             if code not in views:
-                views[code] = read_enterprise_view(conn, code)
-                grants[code] = _usable(read_grant_states(conn, code, sub.node_id))
+                views[code] = self._view(conn, code)
+                # monitoring decides by the grants, read fresh (a revocation counts at
+                # once); a batch push is of public categories, which need none
+                grants[code] = (
+                    _usable(read_grant_states(conn, code, sub.node_id))
+                    if sub.kind == MONITORING
+                    else ()
+                )
             delivered = self._decide(conn, session, event, views[code], grants[code], now)
             if delivered is not None:
                 planned.events.append(delivered)
@@ -253,7 +267,9 @@ class SubscriptionDelivery:
         signals: tuple[Signal, ...] = ()
         note = event.note
         if event.kind in FIELD_KINDS:
-            if not event.present or event.withdrawn or not self._shown(conn, event, category, now):
+            if not event.present or event.withdrawn:
+                return None
+            if not self._shown(conn, event, category, view, now):
                 return None
             # (5) risk signals on the raw fields, (6) the fields masked once
             signals = self.rules.signals(event.category, event.kind, event.fields)
@@ -276,8 +292,23 @@ class SubscriptionDelivery:
             record_pk=event.record_pk if masked else None,
         )
 
+    def _view(self, conn: Connection, credit_code: str) -> EnterpriseView:
+        """The enterprise's state, from the query path's cache (≤ 0.5 s old)."""
+        cache = self.rt.authz_caches.enterprises
+        view = cache.get(credit_code)
+        if view is None:
+            loaded_at = time.monotonic()
+            view = read_enterprise_view(conn, credit_code)
+            cache.put(credit_code, view, loaded_at)
+        return view
+
     def _shown(
-        self, conn: Connection, event: LoggedEvent, category: Category, now: datetime
+        self,
+        conn: Connection,
+        event: LoggedEvent,
+        category: Category,
+        view: EnterpriseView,
+        now: datetime,
     ) -> bool:
         """Still public (publicity), and not withheld under an open objection."""
         record = StoredRecord(
@@ -292,6 +323,8 @@ class SubscriptionDelivery:
         )
         if not self.publicity.public(conn, [record], now, own=None):
             return False
+        if not view.state.open_objections:
+            return True
         notes = attached_notes(conn, event.credit_code).get((event.source_node_id, event.record_id))
         if notes:
             rule = ObjectionRule(category.objection_rule)
@@ -321,34 +354,43 @@ class SubscriptionDelivery:
     ) -> DeliveredBatch:
         """Step (7), a unit of work (may be retried: changes nothing outside it)."""
         sub = session.subscription
-        if not planned.active or not _still_active(conn, sub.subscription_id, sub.node_id):
+        if not planned.active or not subscriptions_store.still_active(
+            conn, sub.subscription_id, sub.node_id
+        ):
             raise PermissionDenied(
                 f"subscription {sub.subscription_id}: the node is not admitted or the "
                 "subscription was cancelled; nothing is delivered",
                 reason="SUBSCRIPTION_INACTIVE",
             )
-        revoked = _revoked(conn, planned.grants, to_us(now))
-        events = tuple(e for e in planned.events if e.grant_id not in revoked)
+        revoked = subscriptions_store.revoked_grants(conn, planned.grants, to_us(now))
+        gone = subscriptions_store.gone_records(
+            conn, [e.record_pk for e in planned.events if e.record_pk is not None]
+        )
+        events = tuple(
+            e for e in planned.events if e.grant_id not in revoked and e.record_pk not in gone
+        )
         if not events:
             return DeliveredBatch((), planned.next_position, -1, planned.head)
-        index = ledger.append(_entry(session, events, planned.next_position, now))
+        events, through = _fit(events, planned.next_position)
+        index = ledger.append(_entry(session, events, through, now))
+        time_us = to_us(now)
         rows = [
-            {
-                "ledger_index": index,
-                "record_pk": e.record_pk,
-                "consumer_node_id": sub.node_id,
-                "grant_id": e.grant_id,
-                "purpose": sub.purpose,
-                "masks": json.dumps({f.name: f.mask for f in e.fields}, separators=(",", ":")),
-                "trace_id": session.trace_id,
-                "time_us": to_us(now),
-            }
+            (
+                index,
+                e.record_pk,
+                sub.node_id,
+                e.grant_id,
+                sub.purpose,
+                json.dumps({f.name: f.mask for f in e.fields}, separators=(",", ":")),
+                session.trace_id,
+                time_us,
+            )
             for e in events
             if e.record_pk is not None
         ]
-        if rows:
-            conn.execute(insert(schema.disclosures), rows)
-        return DeliveredBatch(events, planned.next_position, index, planned.head)
+        # inserted once for the whole group, after its last unit (same transaction)
+        ledger.insert_later(subscriptions_store.disclosure_statement(conn), rows)
+        return DeliveredBatch(events, through, index, planned.head)
 
     # -- ack ----------------------------------------------------------------------------
 
@@ -371,25 +413,18 @@ def _usable(states: Sequence[GrantState]) -> tuple[GrantState, ...]:
     return tuple(s for s in states if s.grant.max_uses is None)
 
 
-def _still_active(conn: Connection, subscription_id: str, node_id: str) -> bool:
-    n, s = schema.nodes.c, schema.subscriptions.c
-    node_state = conn.execute(select(n.state).where(n.node_id == node_id)).scalar()
-    state = conn.execute(select(s.state).where(s.subscription_id == subscription_id)).scalar()
-    return node_state == ADMITTED and state == "active"
-
-
-def _revoked(conn: Connection, grant_ids: set[str], now_us: int) -> set[str]:
-    """Of ``grant_ids``, those revoked (or ended) by now, read in the unit's transaction."""
-    if not grant_ids:
-        return set()
-    g = schema.grants.c
-    rows = conn.execute(
-        select(g.grant_id, g.revoked_at_us, g.not_after_us).where(g.grant_id.in_(sorted(grant_ids)))
-    ).all()
-    alive = {
-        row.grant_id for row in rows if row.revoked_at_us is None and now_us < int(row.not_after_us)
-    }
-    return grant_ids - alive
+def _fit(
+    events: tuple[DeliveredEvent, ...], next_position: int
+) -> tuple[tuple[DeliveredEvent, ...], int]:
+    """As many events as one ledger entry holds (``ENTRY_EVENTS_BUDGET`` bytes of
+    references); the rest come in the next batch, from the last one kept."""
+    used = 0
+    for i, e in enumerate(events):
+        used += EVENT_REF_BYTES + len(e.credit_code) + len(e.category) + len(e.record_id)
+        used += len(e.source_node_id) + len(e.grant_id or "") + sum(len(s.rule) for s in e.signals)
+        if used > ENTRY_EVENTS_BUDGET and i > 0:
+            return events[:i], events[i - 1].position
+    return events, next_position
 
 
 def _entry(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, case, func, insert, literal, select, update
 
 from gateway.store import schema
 from gateway.store.dialect import dialect_of
+from gateway.store.query_reads import placeholder
 
 _LOG_COLUMNS = (
     "time_us",
@@ -255,6 +256,35 @@ def latest_fields(conn: Connection, credit_code: str, category: str) -> dict[str
     return None if text is None else parse_fields(text)
 
 
+# -- disclosures of a delivered batch ---------------------------------------------------
+
+DISCLOSURE_COLUMNS = (
+    "ledger_index",
+    "record_pk",
+    "consumer_node_id",
+    "grant_id",
+    "purpose",
+    "masks",
+    "trace_id",
+    "time_us",
+)
+_disclosure_sql: dict[str, str] = {}
+
+
+def disclosure_statement(conn: Connection) -> str:
+    """The driver-level INSERT of one ``disclosures`` row (values in DISCLOSURE_COLUMNS
+    order), for ``LedgerTx.insert_later``: one executemany for the whole group."""
+    mark = placeholder(conn)
+    sql = _disclosure_sql.get(mark)
+    if sql is None:
+        sql = (
+            f"INSERT INTO disclosures ({', '.join(DISCLOSURE_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(DISCLOSURE_COLUMNS))})"
+        )
+        _disclosure_sql[mark] = sql
+    return sql
+
+
 # -- subscriptions ---------------------------------------------------------------------
 
 
@@ -361,6 +391,42 @@ def lag_counts(conn: Connection, positions: Sequence[int]) -> dict[int, int]:
     }
 
 
+# -- the checks of a delivery's unit of work ----------------------------------------------
+
+
+def still_active(conn: Connection, subscription_id: str, node_id: str) -> bool:
+    n, s = schema.nodes.c, schema.subscriptions.c
+    node_state = conn.execute(select(n.state).where(n.node_id == node_id)).scalar()
+    state = conn.execute(select(s.state).where(s.subscription_id == subscription_id)).scalar()
+    return node_state == "admitted" and state == "active"
+
+
+def revoked_grants(conn: Connection, grant_ids: set[str], now_us: int) -> set[str]:
+    """Of ``grant_ids``, those revoked (or ended) by now, read in the unit's transaction."""
+    if not grant_ids:
+        return set()
+    g = schema.grants.c
+    rows = conn.execute(
+        select(g.grant_id, g.revoked_at_us, g.not_after_us).where(g.grant_id.in_(sorted(grant_ids)))
+    ).all()
+    alive = {
+        row.grant_id for row in rows if row.revoked_at_us is None and now_us < int(row.not_after_us)
+    }
+    return grant_ids - alive
+
+
+def gone_records(conn: Connection, record_pks: list[int]) -> set[int]:
+    """Of the records about to be disclosed, those withdrawn or deleted since they were
+    read (the event window keeps what it read)."""
+    if not record_pks:
+        return set()
+    r = schema.records.c
+    kept = conn.execute(
+        select(r.id).where(r.id.in_(record_pks), r.withdrawn_at_us.is_(None))
+    ).scalars()
+    return set(record_pks) - {int(pk) for pk in kept}
+
+
 __all__ = [
     "LoggedEvent",
     "StoredSubscription",
@@ -368,7 +434,9 @@ __all__ = [
     "bounds",
     "cancel_subscription",
     "count_active",
+    "disclosure_statement",
     "get_subscription",
+    "gone_records",
     "insert_subscription",
     "lag_counts",
     "latest_fields",
@@ -381,5 +449,7 @@ __all__ = [
     "pruned_through",
     "read_events",
     "reset_position",
+    "revoked_grants",
+    "still_active",
     "time_after",
 ]

@@ -57,7 +57,7 @@ def test_sigkill_mid_delivery_loses_and_duplicates_nothing(tmp_path: Path, db_ur
         bank = gw.enroll("institution", "bank-x")
         with SubscriptionClient(bank) as client:
             sub = client.create("batch", ["registration"], region_prefix="35").subscription_id
-        records = _records(60, 10, 31)  # 600 events: three change log pages
+        records = _records(60, 20, 31)  # 1200 events: four change log pages
         _push(dept, tmp_path, records)
         expected = _expected(records, "35")
         out = tmp_path / "out"
