@@ -16,11 +16,13 @@ from xinlian.v1 import (
     objections_pb2,
     registry_pb2,
     repairs_pb2,
+    subscriptions_pb2,
 )
 
 MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)
 MODULES += (repairs_pb2,)
 MODULES += (objections_pb2,)
+MODULES += (subscriptions_pb2,)
 
 
 def _contract_methods() -> set[str]:
