@@ -45,11 +45,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
-from audit.entry import Action
 from authz.catalog import Category, Purpose
 from authz.decision import Consumer, Decision, decide
 from authz.desensitize import DisclosedField, desensitize_record, load_default_policy, role_for
@@ -61,6 +59,7 @@ from authz.risk_signals import Signal, load_default_rules
 from gateway.core.caller import Caller
 from gateway.flows import change_log
 from gateway.flows.change_log_window import EventWindow
+from gateway.flows.delivered import DeliveredBatch, DeliveredEvent, delivered_entry, fit_entry
 from gateway.flows.enterprises import EnterpriseView, read_enterprise_view
 from gateway.flows.grants import ENTERPRISE_CACHE_TTL_S, read_grant_states
 from gateway.flows.publicity import PublicityFilter
@@ -77,45 +76,13 @@ from xinlian.errors import FailedPrecondition, PermissionDenied
 
 MAX_EVENTS_PER_BATCH = 300
 """Change log events read per batch (bounds the batch and its ledger entry)."""
-ENTRY_EVENTS_BUDGET = 40_000
-"""Bytes of event references one ``subscription.delivered`` entry may hold (an entry is
-at most ``audit.entry.MAX_ENTRY_BYTES``); a batch past it is cut there."""
-EVENT_REF_BYTES = 48
-"""An event reference's bytes besides its texts (position, kind, version, JSON)."""
 MAX_VIEWS = 50_000
 """Enterprise states the delivery keeps (each at most ENTERPRISE_CACHE_TTL_S old)."""
+MAX_MASKED = 20_000
+"""Masked records the delivery keeps for the next subscriber of the same event."""
 ADMITTED = "admitted"
 REGISTRATION = "registration"
 FIELD_KINDS = frozenset({change_log.RECORD, change_log.CORRECTED})
-
-
-@dataclass(frozen=True)
-class DeliveredEvent:
-    position: int
-    kind: str
-    credit_code: str
-    category: str
-    source_node_id: str
-    record_id: str
-    version: int
-    logged_at: datetime
-    fields: tuple[DisclosedField, ...]
-    signals: tuple[Signal, ...]
-    grant_id: str | None
-    note: str | None
-    record_pk: int | None = None
-
-    @property
-    def event_id(self) -> str:
-        return f"ev-{self.position}"
-
-
-@dataclass(frozen=True)
-class DeliveredBatch:
-    events: tuple[DeliveredEvent, ...]
-    next_position: int
-    ledger_index: int  # -1: nothing delivered, nothing written
-    head_position: int
 
 
 @dataclass
@@ -150,6 +117,9 @@ class SubscriptionDelivery:
         self.window = EventWindow()
         self._views: dict[str, tuple[float, EnterpriseView]] = {}
         self._views_lock = threading.Lock()
+        self._masked: dict[tuple[int | None, str, frozenset[str], str], tuple[DisclosedField, ...]]
+        self._masked = {}
+        self._per_node: dict[tuple[str, str], bool] = {}
 
     # -- (1), (2) open ------------------------------------------------------------------
 
@@ -278,7 +248,7 @@ class SubscriptionDelivery:
                 return None
             # (5) risk signals on the raw fields, (6) the fields masked once
             signals = self.rules.signals(event.category, event.kind, event.fields)
-            masked = tuple(self._mask(event, category, decision, session))
+            masked = self._mask(event, category, decision, session)
         if sub.marked_only and not signals:
             return None
         return DeliveredEvent(
@@ -343,16 +313,36 @@ class SubscriptionDelivery:
 
     def _mask(
         self, event: LoggedEvent, category: Category, decision: Decision, session: Session
-    ) -> list[DisclosedField]:
-        return desensitize_record(
-            event.fields,
-            category,
-            role_for(session.caller.kind, self_query=False),
-            decision.fields,
-            session.subscription.node_id,
-            self.rt.pseudonym_secret,
-            self.policy,
-        )
+    ) -> tuple[DisclosedField, ...]:
+        """The record masked for this subscriber, once per (record, role, fields) for
+        every subscriber alike (a stored record never changes), per subscriber only where
+        a mask depends on who receives it (``pseudonym``)."""
+        role = role_for(session.caller.kind, self_query=False)
+        node_id = session.subscription.node_id
+        per_node = self._per_node.get((role, category.id))
+        if per_node is None:
+            per_node = any(
+                self.policy.resolve(role, category, f).name == "pseudonym" for f in category.fields
+            )
+            self._per_node[(role, category.id)] = per_node
+        key = (event.record_pk, role, decision.fields, node_id if per_node else "")
+        masked = self._masked.get(key)
+        if masked is None:
+            masked = tuple(
+                desensitize_record(
+                    event.fields,
+                    category,
+                    role,
+                    decision.fields,
+                    node_id,
+                    self.rt.pseudonym_secret,
+                    self.policy,
+                )
+            )
+            if len(self._masked) >= MAX_MASKED:
+                self._masked.clear()
+            self._masked[key] = masked
+        return masked
 
     def _commit(
         self,
@@ -381,8 +371,18 @@ class SubscriptionDelivery:
         )
         if not events:
             return DeliveredBatch((), planned.next_position, -1, planned.head)
-        events, through = _fit(events, planned.next_position)
-        index = ledger.append(_entry(session, events, through, now))
+        events, through = fit_entry(events, planned.next_position)
+        index = ledger.append(
+            delivered_entry(
+                session.caller,
+                session.subscription,
+                session.sent,
+                session.trace_id,
+                events,
+                through,
+                now,
+            )
+        )
         time_us = to_us(now)
         rows = [
             (
@@ -421,55 +421,6 @@ def _usable(states: Sequence[GrantState]) -> tuple[GrantState, ...]:
     """The grants a subscription may deliver under: not those counted in uses (a query's
     ``max_uses`` bounds queries, not a stream)."""
     return tuple(s for s in states if s.grant.max_uses is None)
-
-
-def _fit(
-    events: tuple[DeliveredEvent, ...], next_position: int
-) -> tuple[tuple[DeliveredEvent, ...], int]:
-    """As many events as one ledger entry holds (``ENTRY_EVENTS_BUDGET`` bytes of
-    references); the rest come in the next batch, from the last one kept."""
-    used = 0
-    for i, e in enumerate(events):
-        used += EVENT_REF_BYTES + len(e.credit_code) + len(e.category) + len(e.record_id)
-        used += len(e.source_node_id) + len(e.grant_id or "") + sum(len(s.rule) for s in e.signals)
-        if used > ENTRY_EVENTS_BUDGET and i > 0:
-            return events[:i], events[i - 1].position
-    return events, next_position
-
-
-def _entry(
-    session: Session, events: Sequence[DeliveredEvent], next_position: int, now: datetime
-) -> Any:
-    sub = session.subscription
-    masks: dict[str, dict[str, str]] = {}
-    for e in events:
-        if e.fields:
-            masks.setdefault(e.category, {}).update({f.name: f.mask for f in e.fields})
-    details = {
-        "subscription_id": sub.subscription_id,
-        "kind": sub.kind,
-        "purpose": sub.purpose,
-        "after": session.sent,
-        "through": next_position,
-        "events": [
-            [
-                e.position,
-                e.kind,
-                e.credit_code,
-                e.category,
-                e.source_node_id,
-                e.record_id,
-                e.version,
-                e.grant_id,
-                [s.rule for s in e.signals],
-            ]
-            for e in events
-        ],
-        "masks": masks,
-    }
-    return session.caller.entry(
-        Action.SUBSCRIPTION_DELIVERED, now, session.trace_id, details, subject=sub.subscription_id
-    )
 
 
 __all__ = [
