@@ -4,7 +4,8 @@ Each flow that changes what a consumer may see calls ONE function of this module
 its own unit of work, so the event commits with the change or not at all:
 
 * push (``gateway.flows.push``): ``batch_stored`` — one event per stored record, kind
-  ``record`` for a first version, ``corrected`` for a version superseding a stored one;
+  ``record``; the delivery calls it ``corrected`` when a lower version is stored (asked
+  outside the push's write lock);
 * an objection's answer that withdraws a record (``gateway.flows.objections``):
   ``record_changed(..., WITHDRAWN)``; a filed objection: ``OBJECTION`` (the annotation
   异议处理中 a query shows), with the objection's state as the note;
@@ -69,7 +70,7 @@ def batch_stored(conn: Connection, batch: StoredBatch, batch_pk: int) -> None:
     """The push hook: one event per record the batch stored (same transaction)."""
     if batch.rows:
         ids = [row[0] for row in batch.rows]
-        subscriptions_store.log_batch(conn, batch.node_id, batch_pk, ids, RECORD, CORRECTED)
+        subscriptions_store.log_batch(conn, batch.node_id, batch_pk, ids, RECORD)
 
 
 def record_changed(

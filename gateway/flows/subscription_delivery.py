@@ -241,19 +241,28 @@ class SubscriptionDelivery:
         masked: tuple[DisclosedField, ...] = ()
         signals: tuple[Signal, ...] = ()
         note = event.note
-        if event.kind in FIELD_KINDS:
+        kind = event.kind  # a record superseding a stored version is a correction
+        if (
+            kind == change_log.RECORD
+            and event.version > 1
+            and subscriptions_store.supersedes(
+                conn, event.source_node_id, event.record_id, event.version
+            )
+        ):
+            kind = change_log.CORRECTED
+        if kind in FIELD_KINDS:
             if not event.present or event.withdrawn:
                 return None
             if not self._shown(conn, event, category, view, now):
                 return None
             # (5) risk signals on the raw fields, (6) the fields masked once
-            signals = self.rules.signals(event.category, event.kind, event.fields)
+            signals = self.rules.signals(event.category, kind, event.fields)
             masked = self._mask(event, category, decision, session)
         if sub.marked_only and not signals:
             return None
         return DeliveredEvent(
             position=event.position,
-            kind=event.kind,
+            kind=kind,
             credit_code=event.credit_code,
             category=event.category,
             source_node_id=event.source_node_id,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, literal, select, update
+from sqlalchemy import Connection, func, insert, literal, select, update
 
 from gateway.store import schema
 from gateway.store.dialect import dialect_of
@@ -87,31 +87,15 @@ def _from_records(kind: Any, time_us: Any, note: Any) -> Any:
 
 
 def log_batch(
-    conn: Connection,
-    node_id: str,
-    batch_pk: int,
-    record_ids: Sequence[str],
-    first: str,
-    later: str,
+    conn: Connection, node_id: str, batch_pk: int, record_ids: Sequence[str], kind: str
 ) -> None:
-    """One event per record the batch stored, in record order, ONE statement: kind
-    ``first`` for a first version, ``later`` for a version superseding a stored one.
-    The batch's records are found by their record ids (indexed, bound as one
-    parameter) and the batch's key."""
+    """One event per record the batch stored, in record order, ONE statement under the
+    write lock: the batch's records found by their record ids (indexed, bound as one
+    parameter) and the batch's key. Whether a version supersedes a stored one is asked
+    at delivery (``supersedes``), outside the lock."""
     r = schema.records.c
-    older = schema.records.alias("older")
-    superseding = (
-        select(literal(1))
-        .where(
-            older.c.source_node_id == r.source_node_id,
-            older.c.record_id == r.record_id,
-            older.c.version < r.version,
-        )
-        .exists()
-    )
-    kind = case((superseding, literal(later)), else_=literal(first))
     rows = (
-        _from_records(kind, r.received_at_us, literal(None))
+        _from_records(literal(kind), r.received_at_us, literal(None))
         .where(
             dialect_of(conn).ids_in(r.record_id, record_ids),
             r.source_node_id == node_id,
@@ -120,6 +104,21 @@ def log_batch(
         .order_by(r.id)
     )
     conn.execute(insert(schema.change_log).from_select(_LOG_COLUMNS, rows))
+
+
+def supersedes(conn: Connection, source_node_id: str, record_id: str, version: int) -> bool:
+    """Whether a lower version of the record is stored (the event is a correction)."""
+    r = schema.records.c
+    found = conn.execute(
+        select(r.id)
+        .where(
+            r.source_node_id == source_node_id,
+            r.record_id == record_id,
+            r.version < version,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def log_record(conn: Connection, record_pk: int, kind: str, time_us: int, note: str | None) -> None:
@@ -451,5 +450,6 @@ __all__ = [
     "reset_position",
     "revoked_grants",
     "still_active",
+    "supersedes",
     "time_after",
 ]
