@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration
 FILED = datetime(2025, 10, 11, 9, 0, tzinfo=SHANGHAI)  # inside the shipped calendars
 
 
-def test_objection_and_withdrawal_are_events(tmp_path: Path) -> None:
+def test_objection_and_withdrawal_are_events(tmp_path: Path, db_url: str) -> None:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    with running_gateway(tmp_path, clock=clock) as gateway:
+    with running_gateway(tmp_path, db_url, clock=clock) as gateway:
         for record_id in ("reg-a", "reg-b"):
             insert_record(
                 gateway.runtime.store,

@@ -35,9 +35,9 @@ def _penalty(code: str, until: datetime) -> dict[str, str]:
     }
 
 
-def test_marked_penalty_then_its_publicity_end(tmp_path: Path) -> None:
+def test_marked_penalty_then_its_publicity_end(tmp_path: Path, db_url: str) -> None:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
-    with running_gateway(tmp_path, clock=clock) as gateway:
+    with running_gateway(tmp_path, db_url, clock=clock) as gateway:
         world = make_world(gateway, tmp_path)
         tax = gateway.enroll_node("department", "tax-dept", categories=("tax",))
         amr = gateway.enroll_node("department", "amr-dept", categories=("admin_penalty",))
