@@ -16,6 +16,7 @@ received by the subscriber) p50/p99 over every event of every subscriber.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import threading
@@ -29,6 +30,9 @@ from common import BenchContext, Figure
 SUBSCRIBERS = 20
 REGION = "35"
 WAIT_S = 120.0
+# `xinlian gateway serve --workers N` (SO_REUSEPORT): each subscriber's connection stays on
+# one worker, so the streams spread over the workers; the push is one more connection
+GATEWAY_WORKERS = int(os.environ.get("XINLIAN_BENCH_SUBSCRIPTION_WORKERS", "1"))
 
 
 def _records(n: int) -> list[Any]:
@@ -95,7 +99,7 @@ def _measure(ctx: BenchContext) -> Figure:
     pushes, batch = (5, 200) if ctx.quick else (20, 500)
     home: Path = ctx.scratch("subscriptions")
     init_home(home / "gateway")
-    proc = GatewayProcess(home / "gateway").start()
+    proc = GatewayProcess(home / "gateway", workers=GATEWAY_WORKERS).start()
     try:
         dept = proc.enroll("department", "bench-amr", ("registration",))
         records = _records(pushes * batch)
@@ -136,6 +140,7 @@ def _measure(ctx: BenchContext) -> Figure:
         "delivery_lag_p50_ms": round(1000 * statistics.median(lags), 1) if lags else None,
         "delivery_lag_p99_ms": round(1000 * lags[int(0.99 * (len(lags) - 1))], 1) if lags else None,
         "database": "sqlite",
+        "gateway_workers": GATEWAY_WORKERS,
     }
     return Figure(slowest, push_rate, "records/s", extra)
 
