@@ -99,6 +99,9 @@ class Action(StrEnum):
     RELAY_RECEIVED = "relay.received"
     QUERY_FORWARDED = "query.forwarded"
     QUERY_FORWARD_RECEIVED = "query.forward_received"
+    SUBSCRIPTION_CREATED = "subscription.created"
+    SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+    SUBSCRIPTION_DELIVERED = "subscription.delivered"
 
 
 class Outcome(StrEnum):

@@ -88,6 +88,11 @@ class FieldSpec:
     sensitivity: Sensitivity
     default_mask: str = "keep"
     description: str = ""
+    # a rating or computed indicator (纳税信用等级, 海关信用等级, "arrears: yes/no"), not
+    # 原始明细数据: delivered as is to a consumer whose grant covers it (authz.desensitize)
+    derived: bool = False
+    # a code list the value must be in (``authz.industry``: "gbt4754_2017"); "" none
+    code_list: str = ""
 
 
 _END_REASONS = frozenset({"LIST_REMOVED", "CREDIT_REPAIRED"})  # authz.publicity's reasons
@@ -220,6 +225,8 @@ class Catalog:
                     sensitivity=Sensitivity(f["sensitivity"]),
                     default_mask=f.get("default_mask", "keep"),
                     description=f.get("description", ""),
+                    code_list=_code_list(f.get("code_list", "")),
+                    derived=_derived(f),
                 )
                 for f in raw["fields"]
             )
@@ -261,6 +268,33 @@ class Catalog:
     def default(cls) -> Catalog:
         text = resources.files("authz.data").joinpath("catalog.json").read_text(encoding="utf-8")
         return cls.from_dict(json.loads(text))
+
+
+CODE_LISTS = frozenset({"gbt4754_2017"})
+"""The code lists a field may name (``authz.industry``: GB/T 4754-2017 industries)."""
+
+
+DERIVED_SENSITIVITIES = frozenset({"internal", "C1"})
+"""A derived field is a rating or indicator: never personal information (C2, C3), and
+never public (a public field is kept for everyone anyway)."""
+
+
+def _derived(raw: Mapping[str, Any]) -> bool:
+    derived = raw.get("derived", False)
+    if not isinstance(derived, bool):
+        raise ValueError(f"catalog field {raw['name']}: derived must be true or false")
+    if derived and raw["sensitivity"] not in DERIVED_SENSITIVITIES:
+        raise ValueError(
+            f"catalog field {raw['name']}: a derived field is internal or C1, "
+            f"not {raw['sensitivity']}"
+        )
+    return derived
+
+
+def _code_list(name: str) -> str:
+    if name and name not in CODE_LISTS:
+        raise ValueError(f"catalog: unknown code list {name!r}, want one of {sorted(CODE_LISTS)}")
+    return name
 
 
 def _publicity(raw: Mapping[str, Any], field_names: tuple[str, ...]) -> Publicity | None:

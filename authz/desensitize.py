@@ -31,7 +31,10 @@ A value that does not fit its mask (``range`` on a non-number, ``mobile`` on a l
 is not sent. Unknown mask names are errors when the policy or catalog is loaded.
 
 Invariant, enforced here and not only in the data: an access institution never gets
-``keep`` on a field of a non-public category, nor on a C2 or C3 field of any category.
+``keep`` on a raw field of a non-public category, nor on a C2 or C3 field of any
+category. A *derived* field of the catalog (a rating such as 纳税信用等级 or a computed
+indicator, never C2/C3) is not raw detail: every consumer the decision lets see it gets
+it as is.
 ``MaskPolicy.from_dict`` refuses a table that says so; ``MaskPolicy.resolve`` turns any
 such ``keep`` (from a ``default`` catalog mask, or a table built around the loader) into
 ``drop``.
@@ -44,7 +47,7 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation, localcontext
 from functools import lru_cache
@@ -104,11 +107,16 @@ class MaskError(ValueError):
     """A value does not fit its mask; the field is then not sent."""
 
 
-def keep_forbidden(role: str, category_public: bool, sensitivity: Sensitivity) -> bool:
-    """The invariant: where an institution must never receive a raw value."""
-    return role == ROLE_INSTITUTION and (
-        not category_public or sensitivity in (Sensitivity.C2, Sensitivity.C3)
-    )
+def keep_forbidden(
+    role: str, category_public: bool, sensitivity: Sensitivity, derived: bool = False
+) -> bool:
+    """The invariant: where an institution must never receive a raw value. A derived
+    field (a rating or indicator, never C2/C3: the catalog loader checks) is not raw."""
+    if role != ROLE_INSTITUTION:
+        return False
+    if sensitivity in (Sensitivity.C2, Sensitivity.C3):
+        return True
+    return not category_public and not derived
 
 
 # -- mask specs ------------------------------------------------------------------------
@@ -269,12 +277,21 @@ _KEEP = MaskSpec("keep")
 _RuleKey = tuple[str, str, Sensitivity]  # (role, scope, sensitivity)
 
 
+MAX_RESOLVED = 10_000
+"""Remembered field masks per policy (a catalog has a few hundred fields)."""
+
+
 @dataclass(frozen=True)
 class MaskPolicy:
     """role × scope × sensitivity → MaskSpec, or None for the catalog's default mask."""
 
     version: str
     rules: Mapping[_RuleKey, MaskSpec | None]
+    # resolve()'s answers by (role, category public, field identity); the field itself
+    # is kept beside its answer, so a reused id never answers for another field
+    _resolved: dict[tuple[str, bool, int], tuple[FieldSpec, MaskSpec]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MaskPolicy:
@@ -328,9 +345,25 @@ class MaskPolicy:
                 parse_mask(spec.default_mask, field_name=f"catalog.{category.id}.{spec.name}")
 
     def resolve(self, role: str, category: Category, field: FieldSpec) -> MaskSpec:
-        """The mask for one field, with the institution invariant as the last defense."""
+        """The mask for one field, with the institution invariant as the last defense
+        (remembered: the same role, publicity and field always resolve alike)."""
+        key = (role, category.public, id(field))
+        known = self._resolved.get(key)
+        if known is not None and known[0] is field:
+            return known[1]
+        mask = self._resolve(role, category, field)
+        if len(self._resolved) >= MAX_RESOLVED:
+            self._resolved.clear()
+        self._resolved[key] = (field, mask)
+        return mask
+
+    def _resolve(self, role: str, category: Category, field: FieldSpec) -> MaskSpec:
         if role not in ROLES:
             raise InvalidArgument.field("role", role, "one of " + ", ".join(ROLES))
+        if field.derived and not keep_forbidden(
+            role, category.public, field.sensitivity, derived=True
+        ):
+            return _KEEP  # a rating or indicator: as is, to whoever may see the field
         scope = SCOPE_PUBLIC if category.public else SCOPE_NON_PUBLIC
         key = (role, scope, field.sensitivity)
         if key not in self.rules:

@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from authz import credit_code as uscc
 from authz.catalog import Catalog, Category, FieldSpec, FieldType, Sensitivity
+from authz.industry import load_industries
 from xinlian.errors import InvalidArgument
 
 MAX_RECORD_ID_LEN = 128
@@ -118,6 +119,18 @@ _WANT = {
     FieldType.BOOLEAN: "'true' or 'false'",
     FieldType.STRING: "text without control characters",
 }
+
+
+def _want(spec: FieldSpec) -> str:
+    if spec.code_list:
+        return "a GB/T 4754-2017 industry code: a section letter A-T and 2-4 digits, e.g. 'C1311'"
+    return _WANT[spec.type]
+
+
+def _in_code_list(value: str) -> bool:
+    """An industry code of GB/T 4754-2017 (the one code list today); empty for an
+    optional field is left to the required check."""
+    return value == "" or load_industries().valid(value)
 
 
 def _is_integer(value: str) -> bool:
@@ -231,6 +244,8 @@ RecordCheck = Callable[[str, str, int, dict[str, str]], RecordVerdict]
 
 def _field_check(spec: FieldSpec) -> Callable[[str], bool]:
     """Length, non-empty when required, and wire type of one field, in one call."""
+    if spec.code_list:
+        return _in_code_list
     if spec.type is FieldType.STRING and spec.required:
         return _fast_required_string
     return _FAST_CHECKS[spec.type]
@@ -290,7 +305,7 @@ class RecordValidator:
             fields = {
                 spec.name: _FieldRule(
                     spec,
-                    _CHECKS[spec.type],
+                    _in_code_list if spec.code_list else _CHECKS[spec.type],
                     category.public and spec.sensitivity is Sensitivity.PUBLIC,
                 )
                 for spec in category.fields
@@ -434,7 +449,7 @@ class RecordValidator:
             if not rule.check(value):
                 got = _shown(value) if rule.showable else f"a {len(value)}-character value"
                 return RecordVerdict.reject(
-                    WRONG_TYPE, f"fields.{name}: got {got}, want {_WANT[rule.spec.type]}"
+                    WRONG_TYPE, f"fields.{name}: got {got}, want {_want(rule.spec)}"
                 )
         for name in rules.required:
             if name not in fields:

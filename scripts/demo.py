@@ -237,6 +237,10 @@ def run_scenario(listen: str, enroll: str) -> None:
     console_section(banner, identity("officer-1"), admin, listen, record_id, code)
     __import__("demo_witness").witness_section(xl, banner, DEMO, HOME, listen)
     federation_section(xl, banner, identity, DEMO, HOME)
+    from demo_subscriptions import subscriptions_section
+
+    objection_section(xl, banner, identity, DEMO, record_id, code)
+    subscriptions_section(xl, banner, identity, DEMO, code)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -31,6 +31,7 @@ from node_agent.objections_cli import agent_objections_group, freeze_cmd, object
 from node_agent.repairs_cli import repair_group
 from node_agent.sync.cli import add_sync_commands
 from node_agent.report_cli import report_group
+from node_agent.subscriptions_cli import subscribe_group
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian_cli.audit import audit_group
@@ -73,6 +74,7 @@ cli.add_command(objection_group)
 cli.add_command(catalog_group)
 cli.add_command(report_group)
 cli.add_command(console_group)
+cli.add_command(subscribe_group)
 
 
 def _reason(error: grpc.RpcError) -> str:

@@ -24,13 +24,14 @@ from xinlian_samples.tables import (
     INDUSTRIES,
     INDUSTRY_SECTIONS,
     ROADS,
-    SECTION_WEIGHTS,
     SECTIONS,
     SURNAMES,
     TRADE_CHARS,
     TRADE_WORDS,
     TRADE_WORDS_FUJIAN,
     Division,
+    division_weights,
+    section_weights,
 )
 
 _EARLIEST_ESTABLISHED = date(1993, 1, 1)
@@ -47,6 +48,7 @@ class Enterprise:
     division_name: str
     industry: str  # GB/T 4754 section letter
     industry_name: str
+    industry_code: str  # GB/T 4754-2017 section letter and division (大类), e.g. "C39"
     registration_dept: str  # position 1 of the credit code: "9" market regulation (工商)
     org_type: str  # position 2: "1" enterprise, "2" individual business, "3" farmers' cooperative
     enterprise_type: str  # 市场主体类型 as registered
@@ -127,6 +129,14 @@ def _enterprise_name(
     return trade, f"{division.name_prefix}{trade}{rng.choice(words)}{suffix}"
 
 
+def _industry_code(credit_code: str, division_code: str, section: str) -> str:
+    """The section and a division of it likely in the enterprise's province, drawn from
+    its own stream (the enterprises' stream, and so their codes, stay as they were)."""
+    divisions, weights = division_weights(division_code, section)
+    rng = random.Random(f"xinlian-industry:{credit_code}")
+    return section + rng.choices(divisions, weights)[0]
+
+
 def generate_enterprises(n: int, seed: int) -> list[Enterprise]:
     """``n`` synthetic enterprises with valid, unique credit codes and unique names."""
     rng = random.Random(f"xinlian-enterprises:{seed}")
@@ -138,7 +148,7 @@ def generate_enterprises(n: int, seed: int) -> list[Enterprise]:
     type_weights = [t[2] for t in ENTERPRISE_TYPES]
     while len(out) < n:
         division = rng.choice(DIVISIONS)
-        section = rng.choices(SECTIONS, SECTION_WEIGHTS)[0]
+        section = rng.choices(SECTIONS, section_weights(division.code))[0]
         industry = INDUSTRIES[section]
         roll = rng.random()
         org_type = "1" if roll < 0.82 else ("2" if roll < 0.96 else "3")
@@ -181,6 +191,7 @@ def generate_enterprises(n: int, seed: int) -> list[Enterprise]:
                 division_name=division.name,
                 industry=section,
                 industry_name=INDUSTRY_SECTIONS[section],
+                industry_code=_industry_code(code, division.code, section),
                 registration_dept="9",
                 org_type=org_type,
                 enterprise_type=enterprise_type,

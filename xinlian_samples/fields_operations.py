@@ -273,7 +273,16 @@ _known(
         if "si_status" in c.scratch
         else fmt_cents(_hf_monthly(c) * _hf_arrears_months(c))
         if "hf_status" in c.scratch
-        else _arrears_or_zero(c, 0.08, 100, 50_000)
+        else c.memo("tax_arrears", lambda: _arrears_or_zero(c, 0.08, 100, 50_000))
+    ),
+)
+_known(
+    "arrears_indicator",
+    _S,
+    lambda c: (
+        "否"
+        if c.memo("tax_arrears", lambda: _arrears_or_zero(c, 0.08, 100, 50_000)) == "0.00"
+        else "是"
     ),
 )
 # social insurance

@@ -89,14 +89,39 @@ class Industry:
     words: tuple[str, ...]  # company name words
     shops: tuple[str, ...]  # shop words for 个体工商户
     scope: str  # business scope
+    divisions: tuple[str, ...] = ()  # GB/T 4754-2017 divisions (大类) drawn for it
 
 
 INDUSTRIES: Mapping[str, Industry] = {
-    section: Industry(v["weight"], tuple(v["words"]), tuple(v["shops"]), v["scope"])
+    section: Industry(
+        v["weight"], tuple(v["words"]), tuple(v["shops"]), v["scope"], tuple(v["divisions"])
+    )
     for section, v in _INDUSTRIES["industries"].items()
 }
 SECTIONS: tuple[str, ...] = tuple(INDUSTRIES)
 SECTION_WEIGHTS: tuple[int, ...] = tuple(i.weight for i in INDUSTRIES.values())
+_PROVINCES: Mapping[str, Any] = {
+    k: v for k, v in _INDUSTRIES["provinces"].items() if not k.startswith("_")
+}
+PROVINCE_WEIGHT_FACTOR = 4
+"""How much more often a province's own divisions of a section are drawn."""
+
+
+def section_weights(division_code: str) -> tuple[float, ...]:
+    """The section weights for enterprises registered in a division: the national
+    weights times the province's multipliers (Shaanxi draws more mining and energy,
+    Beijing more software and research)."""
+    factors = _PROVINCES.get(division_code[:2], {}).get("weights", {})
+    return tuple(
+        w * float(factors.get(s, 1.0)) for s, w in zip(SECTIONS, SECTION_WEIGHTS, strict=True)
+    )
+
+
+def division_weights(division_code: str, section: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The section's divisions and their weights in a province (its own first)."""
+    own = set(_PROVINCES.get(division_code[:2], {}).get("divisions", {}).get(section, ()))
+    divisions = INDUSTRIES[section].divisions
+    return divisions, tuple(PROVINCE_WEIGHT_FACTOR if d in own else 1 for d in divisions)
 
 
 # ---- names -------------------------------------------------------------------------------

@@ -53,6 +53,12 @@ ACCESS: dict[str, frozenset[str] | str] = {
     # correction notices: every consumer reads its own queue
     "/xinlian.v1.NoticeService/PullNotices": CONSUMERS,
     "/xinlian.v1.NoticeService/AckNotices": CONSUMERS,
+    # subscriptions (docs/subscriptions.md): consumers subscribe; administrators and
+    # officers list every subscription with its lag; an administrator may cancel one
+    "/xinlian.v1.SubscriptionService/CreateSubscription": CONSUMERS,
+    "/xinlian.v1.SubscriptionService/ListSubscriptions": CONSUMERS | {"admin", "officer"},
+    "/xinlian.v1.SubscriptionService/CancelSubscription": CONSUMERS | {"admin"},
+    "/xinlian.v1.SubscriptionService/Deliver": CONSUMERS,
     # credit repair: the source department or the credit center (an admin node) records;
     # a city platform files the enterprise's application
     "/xinlian.v1.RepairService/RecordRepair": frozenset({"department", "admin"}),

@@ -54,6 +54,7 @@ from authz.objections import (
 )
 from authz.statements import MAX_REASON_CHARS, check_text, format_time
 from gateway.core.caller import Caller
+from gateway.flows import change_log
 from gateway.flows.denials import refuses_statement
 from gateway.flows.enterprises import require_enterprise
 from gateway.flows.notices import enqueue_withdrawn_record
@@ -185,6 +186,7 @@ def file_objection(
             },
         )
         store.add_open_count(conn, objection.credit_code, 1)
+        change_log.record_changed(conn, record.pk, change_log.OBJECTION, now, "open")
         details: dict[str, Any] = {
             "record": [record.source_node_id, record.record_id, record.version],
             "category": record.category,
@@ -293,6 +295,9 @@ def answer_objection(
         if not store.set_answer(conn, objection_id, answer, reason, version, now, caller.node_id):
             check_answer(_require(conn, objection_id).state, answer, reason)  # answered first
         store.add_open_count(conn, stored.credit_code, -1)
+        change_log.record_changed(
+            conn, stored.record_pk, change_log.kind_of_answer(answer.value), now, answer.value
+        )
         index = ledger.append(
             caller.entry(
                 Action.OBJECTION_ANSWERED,

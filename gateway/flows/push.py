@@ -74,6 +74,7 @@ from authz.records import (
     check_event_time_us,
 )
 from gateway.core.caller import Caller
+from gateway.flows import change_log
 from gateway.flows.caller_key import signing_key
 from gateway.flows.registry import get_node
 from gateway.flows.runtime import Runtime, new_trace_id
@@ -314,6 +315,7 @@ class PushHandler:
             # (5b) the valid records in one bulk write; those whose (source, record id,
             # version) is stored already are duplicates, left alone
             duplicates = batch_writes.insert_records(conn, batch, batch_pk) if batch.rows else set()
+            change_log.batch_stored(conn, batch, batch_pk)  # one event per stored record
             if not duplicates:
                 return _outcome(batch, batch.letters, index)
             # (5c) some were duplicates: the entry and the batch row's counts say so

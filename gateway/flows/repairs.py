@@ -55,6 +55,7 @@ from authz.publicity import RepairKind, check_repair_allowed, local_day
 from authz.repair_statements import RepairStatement
 from authz.statements import MAX_CLOCK_SKEW, MAX_REASON_CHARS, check_text, format_time
 from gateway.core.caller import Caller
+from gateway.flows import change_log
 from gateway.flows.caller_key import signing_key
 from gateway.flows.denials import refuses_statement
 from gateway.flows.notices import REASON_REPAIRED, enqueue_superseded
@@ -310,6 +311,7 @@ def record_repair(
                 .values(repair_id=statement.repair_id)
             )
         notices = enqueue_superseded(conn, ledger, int(row.id), None, REASON_REPAIRED, now)
+        change_log.record_changed(conn, int(row.id), change_log.REPAIRED, now, statement.kind.value)
         stored = conn.execute(
             select(schema.credit_repairs).where(
                 schema.credit_repairs.c.repair_id == statement.repair_id

@@ -69,6 +69,8 @@ from audit.entry import Action
 from authz.catalog import Catalog
 from gateway.core.bounds import MIN_RETENTION_DAYS
 from gateway.store import federation_store, schema
+from gateway.flows import change_log
+from gateway.store import schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
 from gateway.store.dialect import dialect_of
@@ -114,6 +116,8 @@ class PruneResult:
     or a dry run)."""
     relayed_erased: int = 0
     """Relayed copies of negative batches (gateway.flows.relay) whose bytes were erased."""
+    change_log_pruned: int = 0
+    """Change log events deleted (gateway.flows.change_log; 0 on a dry run)."""
 
 
 def verify_retention(catalog: Catalog, now: datetime) -> Retention:
@@ -189,6 +193,8 @@ def prune(
         return int(conn.execute(delete(schema.records).where(*record_where)).rowcount or 0)
 
     deleted = store.read(records) if dry_run else store.write(_overwriting(records))
+    # (3b) the subscriptions' change log past its own retention (docs/subscriptions.md)
+    events_pruned = 0 if dry_run else store.write(partial(change_log.prune, now=now))
 
     # (4) the signed bytes of negative batches holding a due record
     erased = 0
@@ -235,6 +241,7 @@ def prune(
         tuple(refused),
         wal_truncated,
         relayed,
+        events_pruned,
     )
 
 

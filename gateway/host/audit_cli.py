@@ -219,6 +219,7 @@ def prune_cmd(home: Path | None, dry_run: bool, as_json: bool) -> None:
                 "negative_cutoff": result.negative_cutoff.isoformat(),
                 "batches_erased": result.batches_erased,
                 "wal_truncated": result.wal_truncated,
+                "change_log_pruned": result.change_log_pruned,
                 "erase_refused": list(result.erase_refused),
             }
         )

@@ -21,6 +21,7 @@ from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 
 from gateway.edge.chain import ChainInterceptor
+from gateway.flows.change_log import run_publicity_ends
 from gateway.flows.checkpointer import run_checkpointer, sign_at_shutdown, sign_now
 from gateway.flows.notices import run_notice_generator
 from gateway.flows.runtime import Runtime
@@ -47,6 +48,7 @@ from gateway.services.repair_service import RepairServicer
 from gateway.services.withdrawal_service import WithdrawalServicer
 from gateway.services.statistics_service import StatisticsServicer
 from gateway.services.witness_service import WitnessServicer
+from gateway.services.subscriptions_service import SubscriptionServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -74,6 +76,8 @@ from xinlian.v1 import (
     statistics_pb2_grpc,
     witness_pb2,
     witness_pb2_grpc,
+    subscriptions_pb2,
+    subscriptions_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it
@@ -99,6 +103,7 @@ SERVICE_NAMES = (
     statistics_pb2.DESCRIPTOR.services_by_name["StatisticsService"].full_name,
     witness_pb2.DESCRIPTOR.services_by_name["WitnessService"].full_name,
     federation_pb2.DESCRIPTOR.services_by_name["FederationService"].full_name,
+    subscriptions_pb2.DESCRIPTOR.services_by_name["SubscriptionService"].full_name,
 )
 GRACE_PERIOD_S = 5.0
 
@@ -169,6 +174,9 @@ def add_services(server: aio.Server, rt: Runtime) -> None:
     statistics_pb2_grpc.add_StatisticsServiceServicer_to_server(StatisticsServicer(rt), server)
     witness_pb2_grpc.add_WitnessServiceServicer_to_server(WitnessServicer(rt), server)
     federation_pb2_grpc.add_FederationServiceServicer_to_server(FederationServicer(rt), server)
+    subscriptions_pb2_grpc.add_SubscriptionServiceServicer_to_server(
+        SubscriptionServicer(rt), server
+    )
 
 
 def _bind(server: aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
@@ -235,6 +243,7 @@ async def start(
         background.extend(start_federation(rt, lambda: build_federation(config)))
     else:
         background.extend(start_federation(rt))
+    background.append(loop.create_task(run_publicity_ends(rt), name="publicity-ends"))
     if isinstance(rt.config, GatewayConfig):  # the expiry warning, at start and daily
         background.append(loop.create_task(run_cert_watch(rt.config, rt.clock), name="certs"))
     ops, ops_port = None, 0

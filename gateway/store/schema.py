@@ -526,4 +526,44 @@ federation_relayed = Table(
     UniqueConstraint(
         "source_gateway_id", "source_node_id", "batch_id", name="uq_federation_relayed_batch"
     ),
+# The gateway's change log (0011, gateway.flows.change_log): one row per event (a record
+# stored, corrected, withdrawn, objected to, repaired, or whose publicity ended), written
+# in the transaction of the change; every writer holds the ledger's sequencer lock, so
+# positions are given in commit order and a reader sees a prefix of them.
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("position", ROWID_BIGINT, primary_key=True, autoincrement=True),
+    Column("time_us", BigInteger, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("source_node_id", String(64), nullable=False),
+    Column("record_id", String(128), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("record_pk", Integer, nullable=True),
+    Column("note", String(64), nullable=True),
+    Index("ix_change_log_time", "time_us"),
+)
+
+# Consumers' subscriptions to the change log (0011, gateway.flows.subscriptions), each
+# with the position its subscriber acknowledged last.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(40), primary_key=True),
+    Column("node_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("categories", Text, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("region_prefix", String(6), nullable=False),
+    Column("industry", String(8), nullable=False),
+    Column("marked_only", Boolean, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("cancelled_at_us", BigInteger, nullable=True),
+    Column("acked_position", BigInteger, nullable=False),
+    Column("acked_at_us", BigInteger, nullable=True),
+    Column("ledger_index", BigInteger, nullable=False),
+    Index("ix_subscriptions_node", "node_id"),
 )

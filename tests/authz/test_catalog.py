@@ -94,9 +94,13 @@ def test_every_category_is_described(catalog: Catalog, raw: dict[str, Any]) -> N
 
 
 def test_non_public_fields_never_default_to_keep(catalog: Catalog) -> None:
+    """Raw detail never defaults to keep; a derived field (a rating or indicator) does,
+    and is never personal information."""
     for category in categories(catalog):
         for spec in category.fields:
-            if not category.public or spec.sensitivity is not Sensitivity.PUBLIC:
+            if spec.derived:
+                assert spec.sensitivity in (Sensitivity.INTERNAL, Sensitivity.C1), spec.name
+            elif not category.public or spec.sensitivity is not Sensitivity.PUBLIC:
                 assert spec.default_mask != "keep", (category.id, spec.name)
 
 

@@ -20,6 +20,7 @@ from xinlian.v1 import (
     withdrawals_pb2,
     statistics_pb2,
     witness_pb2,
+    subscriptions_pb2,
 )
 
 MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)
@@ -29,6 +30,7 @@ MODULES += (withdrawals_pb2,)
 MODULES += (statistics_pb2,)
 MODULES += (witness_pb2,)
 MODULES += (federation_pb2,)
+MODULES += (subscriptions_pb2,)
 
 
 def _contract_methods() -> set[str]:

@@ -117,6 +117,9 @@ def test_action_set_is_closed() -> None:
         "relay.received",
         "query.forwarded",
         "query.forward_received",
+        "subscription.created",
+        "subscription.cancelled",
+        "subscription.delivered",
     }
     assert {o.value for o in Outcome} == {"ok", "denied", "rejected", "error"}
 
