@@ -4,23 +4,16 @@
 #   - Go and golang.org/x/mod, to check our checkpoints with the standard sumdb/note verifier;
 #   - promtool (Debian's prometheus) for deploy/prometheus, haproxy for deploy/haproxy.cfg;
 #   - a CJK font (Debian's fonts-noto-cjk) for the monthly report's Chinese chart labels;
+#   - chromium and chromium-driver, for the console's browser tests and the demo's screenshots;
 #   - make.
 # Missing packages are installed when running as root with apt-get; otherwise the script
 # prints the exact command to run and exits 1.
 # Environment (for tests): PG_GLOB (where initdb is looked for), GO_X_MOD_DIR, APT_GET,
 # CJK_FONT_GLOB (where the Noto CJK font is looked for).
-#   - chromium and chromium-driver (the console's browser tests, the demo's screenshots) and
-#     fonts-noto-cjk (Chinese text in them);
-#   - make.
-# Missing packages are installed when running as root with apt-get; otherwise the script
-# prints the exact command to run and exits 1.
-# Environment (for tests): PG_GLOB (where initdb is looked for), GO_X_MOD_DIR, CJK_FONT_GLOB,
-# APT_GET.
 set -euo pipefail
 
 pg_glob="${PG_GLOB:-/usr/lib/postgresql/*/bin/initdb}"
 x_mod_dir="${GO_X_MOD_DIR:-/usr/share/gocode/src/golang.org/x/mod}"
-cjk_glob="${CJK_FONT_GLOB:-/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc}"
 apt_get="${APT_GET:-apt-get}"
 cjk_font_glob="${CJK_FONT_GLOB:-/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc}"
 
@@ -36,8 +29,6 @@ command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 ls $cjk_font_glob >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
-# shellcheck disable=SC2086 # the glob is meant to expand
-ls $cjk_glob >/dev/null 2>&1 || need+=(fonts-noto-cjk)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -19,8 +19,8 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from gateway.host.certs import cert_group
 from gateway.host.cli import gateway_group
-from gateway.host.tiles_cli import tiles_group
 from gateway.host.federation_cli import federation_group, link_cmd
+from gateway.host.tiles_cli import tiles_group
 from node_agent.agent_cli import agent_group
 from node_agent.authz_cli import enterprise_group, grant_group, query_cmd
 from node_agent.catalog_cli import catalog_group
@@ -29,9 +29,9 @@ from node_agent.console.cli import console_group
 from node_agent.notices_cli import notices_group
 from node_agent.objections_cli import agent_objections_group, freeze_cmd, objection_group
 from node_agent.repairs_cli import repair_group
-from node_agent.sync.cli import add_sync_commands
 from node_agent.report_cli import report_group
 from node_agent.subscriptions_cli import subscribe_group
+from node_agent.sync.cli import add_sync_commands
 from xinlian.errors import XinLianError
 from xinlian.exit_codes import CommandExit, ExitCode, for_status_name
 from xinlian_cli.audit import audit_group

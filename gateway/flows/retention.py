@@ -68,9 +68,8 @@ from sqlalchemy import (
 from audit.entry import Action
 from authz.catalog import Catalog
 from gateway.core.bounds import MIN_RETENTION_DAYS
-from gateway.store import federation_store, schema
 from gateway.flows import change_log
-from gateway.store import schema
+from gateway.store import federation_store, schema
 from gateway.store.committer import LedgerTx, commit_now
 from gateway.store.db import Store
 from gateway.store.dialect import dialect_of

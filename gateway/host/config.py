@@ -278,6 +278,7 @@ class GatewayConfig(BaseSettings):
         gt=0,
         le=86400,
         description="Seconds between witnessing rounds (cosigning the peers' checkpoints).",
+    )
     federation_region: str = Field(
         default="",
         description="This gateway's region in a federation (6 digits, 100000 for the national "
@@ -352,6 +353,8 @@ class GatewayConfig(BaseSettings):
                 ipaddress.ip_network(network)
             except ValueError:
                 raise ValueError(f"a network such as 10.0.0.0/8, not {network!r}") from None
+        return value
+
     @field_validator("federation_region")
     @classmethod
     def _federation_region(cls, value: str) -> str:

@@ -45,10 +45,10 @@ from gateway.services.objection_service import ObjectionServicer
 from gateway.services.peer_client import connect_peer
 from gateway.services.registry_service import RegistryServicer
 from gateway.services.repair_service import RepairServicer
-from gateway.services.withdrawal_service import WithdrawalServicer
 from gateway.services.statistics_service import StatisticsServicer
-from gateway.services.witness_service import WitnessServicer
 from gateway.services.subscriptions_service import SubscriptionServicer
+from gateway.services.withdrawal_service import WithdrawalServicer
+from gateway.services.witness_service import WitnessServicer
 from xinlian.exit_codes import CommandExit, ExitCode
 from xinlian.limits import MAX_CONCURRENT_STREAMS, MAX_MESSAGE_BYTES
 from xinlian.v1 import (
@@ -70,14 +70,14 @@ from xinlian.v1 import (
     registry_pb2_grpc,
     repairs_pb2,
     repairs_pb2_grpc,
-    withdrawals_pb2,
-    withdrawals_pb2_grpc,
     statistics_pb2,
     statistics_pb2_grpc,
-    witness_pb2,
-    witness_pb2_grpc,
     subscriptions_pb2,
     subscriptions_pb2_grpc,
+    withdrawals_pb2,
+    withdrawals_pb2_grpc,
+    witness_pb2,
+    witness_pb2_grpc,
 )
 
 # The committer thread holds the database write lock (SQLite: the one writer) while it

@@ -474,6 +474,8 @@ split_views = Table(
     Column("source_b", String(200), nullable=False),
     Column("detected_at_us", BigInteger, nullable=False),
     UniqueConstraint("origin", "tree_size", "root_a", "root_b", name="uq_split_views_roots"),
+)
+
 # Federation (0009, docs/federation.md): the member gateways (the top gateway fills it
 # from Join; a member from each verified directory), the relay cursors (the durable
 # outbox is the batches table read past a cursor per peer and direction), and the
@@ -526,6 +528,8 @@ federation_relayed = Table(
     UniqueConstraint(
         "source_gateway_id", "source_node_id", "batch_id", name="uq_federation_relayed_batch"
     ),
+)
+
 # The gateway's change log (0011, gateway.flows.change_log): one row per event (a record
 # stored, corrected, withdrawn, objected to, repaired, or whose publicity ended), written
 # in the transaction of the change; every writer holds the ledger's sequencer lock, so

@@ -17,10 +17,10 @@ from xinlian.v1 import (
     objections_pb2,
     registry_pb2,
     repairs_pb2,
-    withdrawals_pb2,
     statistics_pb2,
-    witness_pb2,
     subscriptions_pb2,
+    withdrawals_pb2,
+    witness_pb2,
 )
 
 MODULES = (registry_pb2, catalog_pb2, exchange_pb2, authorization_pb2, audit_pb2, notices_pb2)

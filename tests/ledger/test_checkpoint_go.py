@@ -18,14 +18,11 @@ from support.go_tools import GO, build_go_tool
 from audit.checkpoint import Checkpoint, NoteSigner
 from audit.merkle import leaf_hash
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "note_verify" / "main.go"
-
 pytestmark = pytest.mark.skipif(GO is None, reason="Go toolchain ('go') not on PATH")
 
 
 @pytest.fixture(scope="module")
 def note_verify(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_go_tool(TOOL, tmp_path_factory.mktemp("note_verify"))
     return build_go_tool("note_verify", tmp_path_factory.mktemp("note_verify"))
 
 

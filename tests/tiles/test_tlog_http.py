@@ -24,14 +24,12 @@ from xinlian.identity import Identity
 
 pytestmark = pytest.mark.integration
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "tlog_verify" / "main.go"
-
 
 @pytest.fixture(scope="module")
 def tlog_verify(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if GO is None:
         pytest.skip("Go toolchain ('go') not on PATH")
-    return build_go_tool(TOOL, tmp_path_factory.mktemp("tlog_verify"))
+    return build_go_tool("tlog_verify", tmp_path_factory.mktemp("tlog_verify"))
 
 
 class Log:

@@ -3,14 +3,14 @@ federation, the relay cursors per peer and direction, and the relayed copies of 
 gateways' departments' signed batches (gateway.flows.relay, docs/federation.md)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -5,14 +5,14 @@ witness_received (peers' cosignatures over this gateway's checkpoints), witness_
 --trace-id``, gateway.flows.hop_trace)
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -4,14 +4,14 @@ monitoring or batch-push subscription with its acknowledged cursor
 (gateway.flows.subscriptions, gateway.flows.subscription_delivery)
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
