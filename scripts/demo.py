@@ -220,27 +220,24 @@ def run_scenario(listen: str, enroll: str) -> None:
     record_id, code = push_section()
     authorization_section(record_id, code)
     audit_section(record_id, code)
+    # scripts/ is on sys.path: each later section lives in its own module
+    from demo_agentsync import agentsync_section
+    from demo_console import console_section
     from demo_federation import federation_section
-    from demo_objections import objection_section  # scripts/ is on sys.path
+    from demo_objections import objection_section
+    from demo_report import report_section
+    from demo_subscriptions import subscriptions_section
     from demo_tiles import tiles_section
+    from demo_witness import witness_section
 
     objection_section(xl, banner, identity, DEMO, record_id, code)
     tiles_section(xl, banner, HOME, DEMO)
-    from demo_agentsync import agentsync_section  # scripts/ is on sys.path
-
     agentsync_section(xl, banner, identity, DEMO, HOME)
-    from demo_report import report_section
-
-    report_section(xl, banner, identity, DEMO)
-    from demo_console import console_section
-
-    console_section(banner, identity("officer-1"), admin, listen, record_id, code)
-    __import__("demo_witness").witness_section(xl, banner, DEMO, HOME, listen)
-    federation_section(xl, banner, identity, DEMO, HOME)
-    from demo_subscriptions import subscriptions_section
-
-    objection_section(xl, banner, identity, DEMO, record_id, code)
     subscriptions_section(xl, banner, identity, DEMO, code)
+    witness_section(xl, banner, DEMO, HOME, listen)
+    federation_section(xl, banner, identity, DEMO, HOME)
+    report_section(xl, banner, identity, DEMO)
+    console_section(banner, identity("officer-1"), admin, listen, record_id, code)
 
     summary = {n[0]: identity(n[0]) for n in NODES}
     (DEMO / "identities.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))

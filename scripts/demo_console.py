@@ -26,7 +26,7 @@ def console_section(
     record_id: str,
     code: str,
 ) -> None:
-    banner("17. The web console (控制台): each page in headless Chromium, under var/screenshots/")
+    banner("26. The web console (控制台): each page in headless Chromium, under var/screenshots/")
     sys.path.insert(0, str(ROOT / "tests"))
     from support.browser import INSTALL_HINT, missing
 

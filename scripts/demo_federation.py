@@ -138,7 +138,7 @@ def _run(
     fujian: Path,
     gateways: Gateways,
 ) -> None:
-    banner("17. Federation (级联): the national node starts; Fujian and Shaanxi join it")
+    banner("21. Federation (级联): the national node starts; Fujian and Shaanxi join it")
     national, _, national_enroll = gateways.init("national", "100000")
     xl("federation", "init", "--home", str(national))
     gateways.serve(national)
@@ -152,7 +152,7 @@ def _run(
     xl("gateway", "link", "--home", str(shaanxi), "--upstream", national_enroll,
        "--upstream-ca", ca, "--token", token)  # fmt: skip
 
-    banner("18. The signed directory reaches every member (checked against the pinned key)")
+    banner("22. The signed directory reaches every member (checked against the pinned key)")
 
     def members(home: Path) -> int:
         out = xl("federation", "show", "--home", str(home), "--json", show=False, capture=True)
@@ -162,7 +162,7 @@ def _run(
     _wait(lambda: members(fujian) == 3 and members(shaanxi) == 3, "the directory")
     xl("federation", "show", "--home", str(fujian))
 
-    banner("19. Relay up (上报): a Shaanxi department's signed batch reaches the national node")
+    banner("23. Relay up (上报): a Shaanxi department's signed batch reaches the national node")
     sx = _shaanxi_nodes(xl, demo, shaanxi)
     code, files = _shaanxi_records(demo)
     xl("agent", "push", "--identity", sx["sx-amr"], "--category", "registration",
@@ -173,7 +173,7 @@ def _run(
     for row in _rows(national, "relay.received"):
         print(f"national ledger #{row[0]} relay.received from {row[2]}: {row[3]['batches']}")
 
-    banner("20. A Fujian bank asks about a Shaanxi enterprise: forwarded, decided at home, masked")
+    banner("24. A Fujian bank asks about a Shaanxi enterprise: forwarded, decided at home, masked")
     key = str(demo / "sx-enterprise.pem")
     xl("enterprise", "keygen", "--out", key)
     xl("enterprise", "register", "--identity", sx["sx-platform"], "--credit-code", code,

@@ -51,7 +51,7 @@ def report_section(
 
     now = datetime.now(CHINA)
     month = f"{now:%Y-%m}"
-    banner(f"17. 月度通报: the security officer's monthly report for {month}")
+    banner(f"25. 月度通报: the security officer's monthly report for {month}")
     years = load_calendar().years
     if now.year not in years or (now - timedelta(days=LATE_DAYS)).year not in years:
         print(

@@ -29,7 +29,7 @@ def subscriptions_section(
     key = str(demo / "enterprise" / "enterprise.key")
     out = demo / "subscriptions"
 
-    banner("17. Loan monitoring (获贷企业动态监测): a post-loan grant, a risk-signal subscription")
+    banner("18. Loan monitoring (获贷企业动态监测): a post-loan grant, a risk-signal subscription")
     xl(
         "grant", "create", "--identity", platform, "--enterprise-key", key,
         "--credit-code", code, "--grantee", "bank-cib", "--category", "tax",
@@ -52,13 +52,13 @@ def subscriptions_section(
     monitoring = created["subscription_id"]
     print(f"  bank-cib: monitoring subscription {monitoring} ({', '.join(created['categories'])})")
 
-    banner("17a. The market-regulation department pushes a new penalty of the enterprise")
+    banner("18a. The market-regulation department pushes a new penalty of the enterprise")
     penalty = _new_penalty(demo, code)
     path = demo / "data" / "admin_penalty-new.jsonl"
     path.write_text(json.dumps(penalty, ensure_ascii=False) + "\n", encoding="utf-8")
     xl("agent", "push", "--identity", amr, "--category", "admin_penalty", str(path))
 
-    banner("17b. The bank pulls its monitoring subscription: the penalty, as a risk signal")
+    banner("18b. The bank pulls its monitoring subscription: the penalty, as a risk signal")
     xl("subscribe", "pull", "--identity", bank, "--subscription", monitoring,
        "--out", str(out / "monitoring"))  # fmt: skip
     events = _events(out / "monitoring")
@@ -69,7 +69,7 @@ def subscriptions_section(
         print(f"  风险信号 {s['label_zh']} ({s['rule']}, severity {s['severity']}): "
               f"{signal['record_id']}, ledger-recorded delivery")  # fmt: skip
 
-    banner("18. Batch push (批量推送): registrations of one region and industry")
+    banner("19. Batch push (批量推送): registrations of one region and industry")
     industry = _industry_of(demo, code)
     since = (datetime.now(UTC) - timedelta(minutes=BACKFILL_MINUTES)).isoformat()
     created = json.loads(
@@ -102,7 +102,7 @@ def subscriptions_section(
     if got != expected:
         raise SystemExit("demo step failed: the batch push is not exactly the selection")
 
-    banner("18a. The officer lists every subscription with its lag")
+    banner("19a. The officer lists every subscription with its lag")
     xl("subscribe", "list", "--identity", identity("officer-1"), "--all")
 
 

@@ -73,7 +73,7 @@ def witness_section(
     """Step 17, with a second gateway process that it stops at the end."""
     sn_home = demo / "gateway-sn"
     sn_listen, sn_enroll = f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"
-    banner("17. A second province links: the gateways witness each other's ledgers (见证)")
+    banner("20. A second province links: the gateways witness each other's ledgers (见证)")
     xl(
         "gateway", "init", "--home", str(sn_home), "--listen", sn_listen,
         "--enroll-listen", sn_enroll, "--origin", SHAANXI_ORIGIN, "--region", "610000",

@@ -15,7 +15,6 @@ the password. A password comes from ``XINLIAN_DB_URL``, from the file named by
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import json
 import re
@@ -29,15 +28,27 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    SettingsError,
 )
 
+from gateway.host.config_sources import (
+    CONFIG_FILE as CONFIG_FILE,
+)
+from gateway.host.config_sources import (
+    ENV_PREFIX as ENV_PREFIX,
+)
+from gateway.host.config_sources import (
+    ConfigError as ConfigError,
+)
+from gateway.host.config_sources import (
+    ConfigFileSource,
+    EnvironmentSource,
+)
+from gateway.host.config_sources import (
+    UnknownKeyError as UnknownKeyError,
+)
 from gateway.host.witness_config import WitnessPeerConfig
 from gateway.store.db import sqlite_url
-from xinlian.exit_codes import CommandExit, ExitCode
 
-CONFIG_FILE = "config.json"
-ENV_PREFIX = "XINLIAN_"
 DEFAULT_LISTEN = "127.0.0.1:7443"
 DEFAULT_ENROLL_LISTEN = "127.0.0.1:7444"
 DEFAULT_TILE_CACHE_TILES = 1024
@@ -51,7 +62,6 @@ DEFAULT_OPS_LISTEN = "127.0.0.1:9464"  # plain HTTP /healthz /readyz /metrics; "
 LOG_FORMATS = ("text", "json")
 CHECKPOINT_AGE_SLACK_S = 10.0
 """Readiness allows a checkpoint age of 3 checkpoint intervals plus this, by default."""
-SERVE_OPTIONS = frozenset({"listen", "enroll_listen", "log_format", "ops_listen"})
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})
 
 _PASSWORD_RE = re.compile(r"(://[^:/@]+:)([^@]+)(@)")
@@ -67,102 +77,9 @@ def strip_password(url: str) -> str:
     return _QUERY_PASSWORD_RE.sub("", _PASSWORD_RE.sub(r"\1\3", url)).replace(":@", "@")
 
 
-class ConfigError(CommandExit, ValueError):
-    """A bad value for a key of ``config.json`` (or of the variable or option that
-    overrides it): the command ends with exit code 2 (USAGE) and one line naming the key
-    and what is wanted, no traceback."""
-
-    def __init__(self, key: str, value: object, wanted: str, *, option: bool = True) -> None:
-        where = f"config.json or {ENV_PREFIX}{key.upper()}"
-        if option and key in SERVE_OPTIONS:
-            where += f" or serve --{key.replace('_', '-')}"
-        super().__init__(
-            ExitCode.USAGE, f"error: {key} ({where}): {value!r} is invalid; wanted {wanted}"
-        )
-        self.key = key
-
-
-class UnknownKeyError(CommandExit, ValueError):
-    def __init__(self, key: str, known: list[str]) -> None:
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        super().__init__(
-            ExitCode.USAGE,
-            f"error: {key} (config.json): unknown key{hint} (keys: docs/configuration.md)",
-        )
-        self.key = key
-
-
 def _is_host_port(address: str) -> bool:
     host, _, port = address.rpartition(":")
     return bool(host) and port.isdigit() and int(port) < 65536
-
-
-def _read_db_url_file(data: dict[str, Any], home: Path | None) -> dict[str, Any]:
-    """A source's ``db_url_file`` replaces its ``db_url`` with the file's first line."""
-    ref = data.get("db_url_file")
-    if not ref:
-        return data
-    path = Path(ref)
-    if not path.is_absolute() and home is not None:
-        path = home / path
-    try:
-        url = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(
-            "db_url_file", str(ref), f"a readable file holding the URL ({exc.strerror})"
-        ) from None
-    if not url:
-        raise ConfigError("db_url_file", str(ref), "a file holding the URL, not an empty one")
-    return {**data, "db_url": url}
-
-
-class _ConfigFile(PydanticBaseSettingsSource):
-    """``HOME/config.json``: unknown keys are refused here, with the closest known key."""
-
-    def __init__(self, settings_cls: type[BaseSettings], home: Path | None) -> None:
-        super().__init__(settings_cls)
-        self.home = home
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # __call__ reads the whole file at once
-
-    def __call__(self) -> dict[str, Any]:
-        if self.home is None or not (self.home / CONFIG_FILE).exists():
-            return {}
-        path = self.home / CONFIG_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CommandExit(ExitCode.USAGE, f"error: {path}: not readable JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise CommandExit(ExitCode.USAGE, f"error: {path}: wanted a JSON object")
-        known = [name for name in self.settings_cls.model_fields if name != "home"]
-        for key in data:
-            if key not in known:
-                raise UnknownKeyError(key, known)
-        return _read_db_url_file(data, self.home)
-
-
-class _Environment(PydanticBaseSettingsSource):
-    """``XINLIAN_<KEY>`` variables (other ``XINLIAN_*`` variables are not config keys)."""
-
-    def __init__(self, inner: PydanticBaseSettingsSource, home: Path | None) -> None:
-        super().__init__(inner.settings_cls)
-        self.inner, self.home = inner, home
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.inner.get_field_value(field, field_name)
-
-    def __call__(self) -> dict[str, Any]:
-        try:
-            data = self.inner()
-        except SettingsError as exc:
-            found = re.search(r'field "(\w+)"', str(exc))
-            key = found.group(1) if found else "?"
-            raise ConfigError(key, "(environment)", "a JSON value of the key's type") from None
-        data.pop("home", None)  # XINLIAN_HOME names the home for the units, not a key
-        return _read_db_url_file(data, self.home)
 
 
 class GatewayConfig(BaseSettings):
@@ -309,7 +226,11 @@ class GatewayConfig(BaseSettings):
         # options (init) > environment > config.json > defaults
         home = getattr(init_settings, "init_kwargs", {}).get("home")
         home = Path(home) if home is not None else None
-        return init_settings, _Environment(env_settings, home), _ConfigFile(settings_cls, home)
+        return (
+            init_settings,
+            EnvironmentSource(env_settings, home),
+            ConfigFileSource(settings_cls, home),
+        )
 
     def __init__(self, **values: Any) -> None:
         try:
